@@ -1,0 +1,93 @@
+/*
+ * cls_int.h - the compiled taxonomy, shared by the loader and the engine.
+ */
+#ifndef YALU_CLS_INT_H
+#define YALU_CLS_INT_H
+
+#include <stddef.h>
+
+#include <hs/hs.h>
+
+#include "classify.h"
+
+enum cls_dir { DIR_UNKNOWN = 0, DIR_IMPORT = 1, DIR_EXPORT = 2, DIR_ANY = 3 };
+
+/* What a pattern stands for. The order matters: see cls_layer(). */
+enum cls_kind {
+	K_COMMODITY, K_COUNTRY, K_CROSSING, K_ENTITY, K_IGNORE,	/* tags */
+	K_MODE, K_METHOD,					/* transport */
+	K_CUE_IMPORT, K_CUE_EXPORT, K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE,
+	K_NKINDS
+};
+
+/* Overlapping matches compete only within a layer. */
+static inline int
+cls_layer(enum cls_kind k)
+{
+	if (k <= K_IGNORE)
+		return 0;
+	if (k <= K_METHOD)
+		return 1;
+	return 2;
+}
+
+/* A list of provision indices. */
+struct cls_cites {
+	int	*v;
+	int	 n;
+	int	 set;		/* given explicitly (an override) */
+};
+
+struct cls_pat {
+	char		*text;		/* normalized */
+	size_t		 len;
+	int		 prefix;	/* written with a trailing '*' */
+	enum cls_kind	 kind;
+	int		 target;	/* index into the facet's ID table */
+	char		*written;	/* as written in YAML, for --explain */
+	/* commodity terms only */
+	int		 also[4];	/* more categories, -1 terminated */
+	struct cls_cites cite[4];	/* by enum cls_dir */
+	enum cls_dir	 fixed_dir;	/* DIR_UNKNOWN: none */
+	int		 needs_cue;
+	int		 country;	/* crossing terms: country index, -1 */
+};
+
+struct cls_category {
+	char		*id;
+	struct cls_cites cite[4];
+	enum cls_dir	 default_dir;
+	int		 covered;	/* some direction cites something */
+};
+
+struct cls_named {
+	char		*id;
+	int		 designated;	/* entities */
+	struct cls_cites cite;		/* methods, entities */
+};
+
+struct cls_provision {
+	char	*id;
+	int	 ban;			/* 1: ban, 0: cap */
+};
+
+struct yl_tax {
+	char			*ruleset;
+	size_t			 max_body;
+	int			 carry;
+	struct cls_pat		*pats;
+	size_t			 npats;
+	struct cls_category	*cats;
+	size_t			 ncats;
+	struct cls_named	*countries, *crossings, *entities, *modes,
+				*methods;
+	size_t			 ncountries, ncrossings, nentities, nmodes,
+				 nmethods;
+	struct cls_provision	*provs;
+	size_t			 nprovs;
+	hs_database_t		*db;
+};
+
+extern const char *const cls_dir_names[4];
+
+#endif
