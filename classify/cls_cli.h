@@ -44,5 +44,6 @@ void	cls_print_text(FILE *, const char *id, const char *body,
 int	cls_cmd_classify(int argc, char **argv);
 int	cls_cmd_test_rules(int argc, char **argv);
 int	cls_cmd_eval(int argc, char **argv);
+int	cls_cmd_watch(int argc, char **argv);
 
 #endif

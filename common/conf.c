@@ -126,7 +126,8 @@ yl_conf_defaults(const struct yl_confkey *spec, void *base)
 			*FIELD(base, k->off, int) = (int)k->idef;
 			break;
 		case YL_CONF_SECTION:
-			if (yl_conf_defaults(k->sub, base) == -1)
+			if (yl_conf_defaults(k->sub, (char *)base + k->off) ==
+			    -1)
 				return -1;
 			break;
 		default:
@@ -154,7 +155,7 @@ yl_conf_release(const struct yl_confkey *spec, void *base)
 			yl_kv_clear(FIELD(base, k->off, struct yl_kv));
 			break;
 		case YL_CONF_SECTION:
-			yl_conf_release(k->sub, base);
+			yl_conf_release(k->sub, (char *)base + k->off);
 			break;
 		default:
 			break;
@@ -264,7 +265,8 @@ apply_key(const struct yl_ydoc *doc, const struct yl_confkey *k,
 			yl_errs_at(errs, doc, v, "%s: expected a map", k->name);
 			return -1;
 		}
-		return yl_conf_apply(doc, v, k->sub, base, errs);
+		return yl_conf_apply(doc, v, k->sub, (char *)base + k->off,
+		    errs);
 	}
 	return -1;
 }

@@ -7,6 +7,9 @@
 #include "yalu/log.h"
 
 #include "cls_cli.h"
+#include "ingest.h"
+#include "store.h"
+#include "yalu_cli.h"
 
 struct subcmd {
 	const char	*name;
@@ -17,6 +20,11 @@ struct subcmd {
 static const struct subcmd cmds[] = {
 	{ "classify", cls_cmd_classify, "tag report files or stdin" },
 	{ "test-rules", cls_cmd_test_rules, "run the taxonomy's rule tests" },
+	{ "eval", cls_cmd_eval, "score the tagger against labelled reports" },
+	{ "submit", ing_cmd_submit, "send reports to yalu-ingest" },
+	{ "watch", cls_cmd_watch, "print the live feed of tagged reports" },
+	{ "query", sto_cmd_query, "query the archive" },
+	{ "topics", cli_cmd_topics, "create the Kafka topics (topics ensure)" },
 	{ NULL, NULL, NULL }
 };
 

@@ -20,7 +20,8 @@ enum yl_conf_kind {
 	YL_CONF_BOOL,		/* int, true/false */
 	YL_CONF_STRLIST,	/* struct yl_strlist */
 	YL_CONF_KV,		/* struct yl_kv: map passed through verbatim */
-	YL_CONF_SECTION		/* nested map, keys in .sub, same base */
+	YL_CONF_SECTION		/* nested map: keys in .sub, relative to
+				   base + off (0 for a flat struct) */
 };
 
 struct yl_strlist {

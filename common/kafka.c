@@ -1,0 +1,173 @@
+/*
+ * kafka.c - librdkafka conf pass-through and idempotent topic creation.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yalu/kafka.h"
+#include "yalu/log.h"
+
+#define TOPIC_KEYS(defname, defparts)					\
+	{ "name", YL_CONF_STR, offsetof(struct yl_topic, name), defname,	\
+	  0, 0, 0, NULL, "topic name" },					\
+	{ "partitions", YL_CONF_INT, offsetof(struct yl_topic, partitions), \
+	  NULL, defparts, 1, 10000, NULL, "partition count" },		\
+	{ "replication", YL_CONF_INT, offsetof(struct yl_topic,		\
+	  replication), NULL, 1, 1, 32, NULL, "replication factor" },	\
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+
+static const struct yl_confkey raw_spec[] = { TOPIC_KEYS("reports.raw", 4) };
+static const struct yl_confkey tagged_spec[] = {
+	TOPIC_KEYS("reports.tagged", 4)
+};
+static const struct yl_confkey dlq_spec[] = { TOPIC_KEYS("reports.dlq", 1) };
+
+const struct yl_confkey yl_topics_spec[] = {
+	{ "raw", YL_CONF_SECTION, offsetof(struct yl_topics, raw), NULL, 0, 0,
+	  0, raw_spec, "the topic of incoming reports" },
+	{ "tagged", YL_CONF_SECTION, offsetof(struct yl_topics, tagged), NULL,
+	  0, 0, 0, tagged_spec, "the topic of tagged reports" },
+	{ "dlq", YL_CONF_SECTION, offsetof(struct yl_topics, dlq), NULL, 0, 0,
+	  0, dlq_spec, "the dead-letter topic" },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+
+static void
+log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	/* librdkafka's levels are syslog's. */
+	if (level <= YL_LOG_WARNING)
+		yl_log(level < YL_LOG_ERR ? YL_LOG_ERR : level, "kafka: %s: %s",
+		    fac, buf);
+	else if (yl_log_level >= YL_LOG_DEBUG)
+		yl_log(YL_LOG_DEBUG, "kafka: %s: %s", fac, buf);
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char buf[512];
+
+		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		yl_log(YL_LOG_ERR, "kafka: fatal error: %s", buf);
+		return;
+	}
+	/* Transient: librdkafka retries by itself. */
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		yl_log(YL_LOG_WARNING, "kafka: all brokers down: %s", reason);
+	else
+		yl_log_debug("kafka: %s: %s", rd_kafka_err2str(err), reason);
+}
+
+rd_kafka_conf_t *
+yl_kafka_conf(const struct yl_kv *props, char *err, size_t errsz)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *env = getenv("YALU_KAFKA");
+	char e[512];
+	size_t i;
+
+	for (i = 0; props != NULL && i < props->n; i++) {
+		if (rd_kafka_conf_set(conf, props->key[i], props->val[i], e,
+		    sizeof(e)) != RD_KAFKA_CONF_OK) {
+			snprintf(err, errsz, "kafka: %s: %s", props->key[i], e);
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	if (env != NULL && *env != '\0' && rd_kafka_conf_set(conf,
+	    "bootstrap.servers", env, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errsz, "kafka: YALU_KAFKA: %s", e);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	return conf;
+}
+
+int
+yl_kafka_check(const struct yl_kv *props, char *err, size_t errsz)
+{
+	rd_kafka_conf_t *c = yl_kafka_conf(props, err, errsz);
+
+	if (c == NULL)
+		return -1;
+	rd_kafka_conf_destroy(c);
+	return 0;
+}
+
+int
+yl_kafka_ensure_topics(rd_kafka_t *rk, const struct yl_topics *tp,
+    int timeout_ms, char *err, size_t errsz)
+{
+	const struct yl_topic *t[3] = { &tp->raw, &tp->tagged, &tp->dlq };
+	rd_kafka_NewTopic_t *nt[3];
+	rd_kafka_AdminOptions_t *opts;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	const rd_kafka_CreateTopics_result_t *res;
+	const rd_kafka_topic_result_t **tr;
+	size_t n, i;
+	int rc = 0;
+	char e[512];
+
+	for (i = 0; i < 3; i++) {
+		nt[i] = rd_kafka_NewTopic_new(t[i]->name, (int)t[i]->partitions,
+		    (int)t[i]->replication, e, sizeof(e));
+		if (nt[i] == NULL) {
+			snprintf(err, errsz, "topic %s: %s", t[i]->name, e);
+			while (i-- > 0)
+				rd_kafka_NewTopic_destroy(nt[i]);
+			return -1;
+		}
+	}
+	/* The archive must always be re-taggable from reports.raw. */
+	rd_kafka_NewTopic_set_config(nt[0], "retention.ms", "-1");
+	rd_kafka_NewTopic_set_config(nt[0], "retention.bytes", "-1");
+	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, e,
+	    sizeof(e));
+	rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, e,
+	    sizeof(e));
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, nt, 3, opts, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+	if (ev == NULL) {
+		snprintf(err, errsz, "creating topics: timed out");
+		rc = -1;
+	} else if (rd_kafka_event_error(ev)) {
+		snprintf(err, errsz, "creating topics: %s",
+		    rd_kafka_event_error_string(ev));
+		rc = -1;
+	} else {
+		res = rd_kafka_event_CreateTopics_result(ev);
+		tr = rd_kafka_CreateTopics_result_topics(res, &n);
+		for (i = 0; i < n; i++) {
+			rd_kafka_resp_err_t te = rd_kafka_topic_result_error(
+			    tr[i]);
+
+			if (te == RD_KAFKA_RESP_ERR_NO_ERROR)
+				yl_log_info("kafka: %s: topic created",
+				    rd_kafka_topic_result_name(tr[i]));
+			else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+				snprintf(err, errsz, "topic %s: %s",
+				    rd_kafka_topic_result_name(tr[i]),
+				    rd_kafka_topic_result_error_string(tr[i]));
+				rc = -1;
+			}
+		}
+	}
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opts);
+	for (i = 0; i < 3; i++)
+		rd_kafka_NewTopic_destroy(nt[i]);
+	return rc;
+}
