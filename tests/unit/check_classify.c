@@ -1,0 +1,413 @@
+/*
+ * check_classify.c - the engine on a small fixed taxonomy
+ * (tests/data/taxonomy-mini): evidence offsets on the original bytes,
+ * longest match, direction, negation, needs_cue, countries from
+ * crossings, and the loader's errors for a broken taxonomy.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "classify.h"
+
+#define MINI "tests/data/taxonomy-mini"
+
+static struct yl_tax *tax;
+static struct yl_cls *cls;
+
+static void
+setup(void)
+{
+	char err[4096];
+
+	tax = yl_tax_load(MINI, err, sizeof(err));
+	ck_assert_msg(tax != NULL, "%s", err);
+	cls = yl_cls_new(tax, err, sizeof(err));
+	ck_assert_ptr_nonnull(cls);
+}
+
+static void
+teardown(void)
+{
+	yl_cls_free(&cls);
+	yl_tax_free(&tax);
+	ck_assert_ptr_null(tax);
+}
+
+static json_t *
+run(const char *body)
+{
+	char err[256];
+	json_t *res = NULL;
+
+	ck_assert_msg(yl_cls_run(cls, body, strlen(body), YL_CLS_EXPLAIN, &res,
+	    err, sizeof(err)) == 0, "%s", err);
+	return res;
+}
+
+/* "cat/dir" or "id" labels of a facet, space separated. */
+static void
+labels(json_t *res, const char *facet, char *buf, size_t sz)
+{
+	json_t *arr, *t;
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	if (strcmp(facet, "provisions") == 0)
+		arr = json_object_get(json_object_get(json_object_get(res,
+		    "tags"), "sanctions"), "provisions");
+	else
+		arr = json_object_get(json_object_get(res, "tags"), facet);
+	json_array_foreach(arr, i, t) {
+		json_t *d = json_object_get(t, "direction");
+
+		o += (size_t)snprintf(buf + o, sz - o, "%s%s%s%s", i ? " " : "",
+		    json_string_value(json_object_get(t, "id")), d ? "/" : "",
+		    d ? json_string_value(d) : "");
+	}
+}
+
+static const char *
+relevance(json_t *res)
+{
+	return json_string_value(json_object_get(json_object_get(
+	    json_object_get(res, "tags"), "sanctions"), "relevance"));
+}
+
+/* Every evidence span must be the original bytes: body[start:end]. */
+static int
+check_spans(const char *body, json_t *res)
+{
+	json_t *tags = json_object_get(res, "tags"), *arr, *t, *e;
+	const char *key;
+	size_t i, j;
+	int n = 0;
+
+	json_object_foreach(tags, key, arr) {
+		if (!json_is_array(arr))
+			continue;
+		json_array_foreach(arr, i, t)
+			json_array_foreach(json_object_get(t, "evidence"), j, e) {
+				json_int_t s = json_integer_value(
+				    json_object_get(e, "start"));
+				json_int_t en = json_integer_value(
+				    json_object_get(e, "end"));
+				const char *txt = json_string_value(
+				    json_object_get(e, "text"));
+
+				ck_assert_int_le(en, (json_int_t)strlen(body));
+				ck_assert_int_eq(en - s, (json_int_t)strlen(txt));
+				ck_assert(memcmp(body + s, txt, (size_t)(en - s))
+				    == 0);
+				n++;
+			}
+	}
+	return n;
+}
+
+START_TEST(test_evidence_spans_are_original_bytes_with_curly_quotes_hangul_crlf)
+{
+	const char *body = "Traders in \xe2\x80\x9c" "Dandong\xe2\x80\x9d said "
+	    "they brought in DIESEL\xe2\x80\x94" "and crab.\r\n"
+	    "\xec\x8b\xa0\xec\x9d\x98\xec\xa3\xbc\xec\x97\x90\xec\x84\x9c "
+	    "\xeb\xaa\x85\xed\x83\x9c for export to \xe4\xb8\xad\xe5\x9b\xbd" " "
+	    "China.";
+	json_t *res = run(body);
+	char buf[512];
+
+	ck_assert_int_ge(check_spans(body, res), 5);
+	labels(res, "crossings", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "dandong-sinuiju");
+	labels(res, "commodities", buf, sizeof(buf));
+	/* crab rides "brought in"; the pollack (명태) "for export". */
+	ck_assert_str_eq(buf, "petroleum/import seafood/export seafood/import");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_longest_term_wins_soybean_oil_is_food)
+{
+	json_t *res = run("The company imported soybean oil last week.");
+	char buf[256];
+
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "foodstuffs/import");
+	labels(res, "provisions", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_str_eq(relevance(res), "low");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_direction_from_nearest_cue_in_sentence)
+{
+	json_t *res = run("They imported diesel, and crab was prepared for "
+	    "export.");
+	char buf[256];
+
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "petroleum/import seafood/export");
+	labels(res, "provisions", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "UNSCR-2371-OP9 UNSCR-2397-OP5");
+	ck_assert_str_eq(relevance(res), "high");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_direction_carried_from_previous_sentence_only)
+{
+	json_t *res = run("Crab was sold for export. Salted pollack too.\n\n"
+	    "Trading was slow. Later they talked. Diesel was scarce.");
+	char buf[256];
+
+	labels(res, "commodities", buf, sizeof(buf));
+	/* Diesel is three sentences away from any cue: unknown, medium. */
+	ck_assert_str_eq(buf, "petroleum/unknown seafood/export");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_negation_cancels_in_clause_only)
+{
+	json_t *res = run("They did not import diesel, but crab was smuggled "
+	    "in.");
+	char buf[256];
+
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "seafood/import");
+	ck_assert_ptr_nonnull(json_object_get(res, "dropped"));
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_needs_cue_fishing_boats_going_fishing)
+{
+	json_t *res = run("Trading resumed. Fishing boats went out to sea.");
+	char buf[256];
+
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	json_decref(res);
+	res = run("The firm imported fishing boats from China.");
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "vehicles/import");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_also_category_and_ignore)
+{
+	json_t *res = run("A Mercedes-Benz was smuggled in; an oil painting "
+	    "was not.");
+	char buf[256];
+
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "luxury-goods/import vehicles/import");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_no_trade_no_places_relevance_none)
+{
+	json_t *res = run("A festival was held in Sinuiju and Dandong. Crab "
+	    "was served.");
+	char buf[256];
+
+	labels(res, "crossings", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_str_eq(relevance(res), "none");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_crossing_implies_country_and_word_boundaries)
+{
+	json_t *res = run("Trade via Dandong grew; the coalition of oily "
+	    "traders imported nothing named.");
+	char buf[256];
+
+	labels(res, "countries", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "cn");
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	json_decref(res);
+}
+END_TEST
+
+START_TEST(test_bad_bodies_are_refused_with_reason)
+{
+	char err[256];
+	json_t *res = NULL;
+	size_t big = yl_tax_max_body(tax) + 1;
+	char *b = malloc(big);
+
+	ck_assert_int_eq(yl_cls_run(cls, "", 0, 0, &res, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "empty body");
+	ck_assert_int_eq(yl_cls_run(cls, " \r\n ", 4, 0, &res, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(yl_cls_run(cls, "coal \xc3\x28", 7, 0, &res, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, "invalid UTF-8 at byte 5");
+	ck_assert_int_eq(yl_cls_run(cls, "ab\0cd", 5, 0, &res, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "NUL byte at offset 2"));
+	memset(b, 'a', big);
+	ck_assert_int_eq(yl_cls_run(cls, b, big, 0, &res, err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err, "over the limit"));
+	ck_assert_ptr_null(res);
+	free(b);
+}
+END_TEST
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* A copy of the mini taxonomy with one file replaced. */
+static char *
+broken_copy(const char *file, const char *text)
+{
+	static char dir[64];
+	const char *files[] = { "ruleset.yaml", "cues.yaml", "commodities.yaml",
+	    "places.yaml", NULL };
+	char src[256], cmd[600];
+	int i;
+
+	strcpy(dir, "/tmp/yalu-tax-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (i = 0; files[i]; i++) {
+		snprintf(src, sizeof(src), "%s/%s", MINI, files[i]);
+		snprintf(cmd, sizeof(cmd), "cp %s %s/", src, dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	write_file(dir, file, text);
+	return dir;
+}
+
+static void
+rm_dir(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_taxonomy_typo_and_duplicate_id_are_errors_with_position)
+{
+	char err[4096], *dir;
+	struct yl_tax *t;
+
+	dir = broken_copy("commodities.yaml", "commodities:\n"
+	    "  seafod:\n    terms: [crab]\n"
+	    "  petroleum:\n    cite: {import: [UNSCR-9999-OP1]}\n"
+	    "    terms: [oil, {term: diesel, directon: import}]\n"
+	    "  petroleum:\n    terms: [oil]\n");
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(err, "commodities.yaml:2:3: unknown commodity "
+	    "category 'seafod'") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "commodities.yaml:5:21: unknown provision "
+	    "'UNSCR-9999-OP1'") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "unknown term key 'directon'") != NULL, "%s",
+	    err);
+	ck_assert_msg(strstr(err, "commodities.yaml:7:3: duplicate key "
+	    "'petroleum'") != NULL || strstr(err, "duplicate commodity "
+	    "category 'petroleum'") != NULL, "%s", err);
+	rm_dir(dir);
+
+	dir = broken_copy("places.yaml", "countries:\n  cn: [china]\n"
+	    "  kp: [pyongyang]\ncrossings:\n  dandong-sinuiju: [sinuiju]\n"
+	    "  rajin-port: [Sinuiju]\n");
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(err, "places.yaml:3:3: unknown countries ID "
+	    "'kp'") != NULL, "%s", err);
+	rm_dir(dir);
+
+	dir = broken_copy("places.yaml", "countries:\n  cn: [china]\n"
+	    "crossings:\n  dandong-sinuiju: [sinuiju]\n"
+	    "  rajin-port: [Sinuiju]\n");
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(err, "places.yaml:5:17: term 'Sinuiju' for "
+	    "crossing rajin-port is already a term of crossing "
+	    "dandong-sinuiju") != NULL, "%s", err);
+	rm_dir(dir);
+
+	dir = broken_copy("cues.yaml", "cues:\n  import: [import*\n");
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(err, "cues.yaml:3:") != NULL, "%s", err);
+	rm_dir(dir);
+}
+END_TEST
+
+START_TEST(test_ruleset_id_changes_with_rules)
+{
+	char err[1024], *dir, rs[128];
+	struct yl_tax *t;
+
+	dir = broken_copy("places.yaml", "countries:\n  cn: [china, beijing]\n"
+	    "crossings:\n  dandong-sinuiju: [sinuiju, {term: dandong, country: "
+	    "cn}]\n");
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	snprintf(rs, sizeof(rs), "%s", yl_tax_ruleset(t));
+	ck_assert_str_ne(rs, yl_tax_ruleset(tax));
+	ck_assert(strncmp(rs, "0.0.1+", 6) == 0);
+	yl_tax_free(&t);
+	rm_dir(dir);
+}
+END_TEST
+
+static Suite *
+classify_suite(void)
+{
+	Suite *s = suite_create("classify");
+	TCase *tc;
+
+#define ADD(fn) do { tc = tcase_create(#fn); \
+	tcase_add_checked_fixture(tc, setup, teardown); \
+	tcase_add_test(tc, fn); suite_add_tcase(s, tc); } while (0)
+	ADD(test_evidence_spans_are_original_bytes_with_curly_quotes_hangul_crlf);
+	ADD(test_longest_term_wins_soybean_oil_is_food);
+	ADD(test_direction_from_nearest_cue_in_sentence);
+	ADD(test_direction_carried_from_previous_sentence_only);
+	ADD(test_negation_cancels_in_clause_only);
+	ADD(test_needs_cue_fishing_boats_going_fishing);
+	ADD(test_also_category_and_ignore);
+	ADD(test_no_trade_no_places_relevance_none);
+	ADD(test_crossing_implies_country_and_word_boundaries);
+	ADD(test_bad_bodies_are_refused_with_reason);
+	ADD(test_taxonomy_typo_and_duplicate_id_are_errors_with_position);
+	ADD(test_ruleset_id_changes_with_rules);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(classify_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
