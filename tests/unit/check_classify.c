@@ -345,7 +345,7 @@ START_TEST(test_taxonomy_typo_and_duplicate_id_are_errors_with_position)
 	    "  rajin-port: [Sinuiju]\n");
 	t = yl_tax_load(dir, err, sizeof(err));
 	ck_assert_ptr_null(t);
-	ck_assert_msg(strstr(err, "places.yaml:5:17: term 'Sinuiju' for "
+	ck_assert_msg(strstr(err, "places.yaml:5:16: term 'Sinuiju' for "
 	    "crossing rajin-port is already a term of crossing "
 	    "dandong-sinuiju") != NULL, "%s", err);
 	rm_dir(dir);
