@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# yalu classify at the command line, as an analyst uses it: text and JSON
+# output, input order, and a clear error naming the file and line for every
+# kind of bad input, while the other reports are still classified.
+set -euo pipefail
+: "${YALU_BIN:?}" "${YALU_SRC:?}"
+yalu=$YALU_BIN/yalu
+tax=$YALU_SRC/configs/taxonomy
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cat > "$tmp/a.txt" <<'T'
+A trader in Hyesan said that frozen squid was loaded for export to Changbai last week.
+T
+printf 'Customs in Dandong seized diesel smuggled in by truck.\r\nPrices rose.\r\n' > "$tmp/b.txt"
+printf '\xff\xfe binary \x00 junk' > "$tmp/bin.txt"
+: > "$tmp/empty.txt"
+head -c $((50 * 1024 * 1024)) /dev/zero | tr '\0' 'a' > "$tmp/big.txt"
+printf '%s\n' '{"id":"j1","body":"Coal was exported from Nampo to China."}' \
+	'{"id":"j2","body":' '{"id":"j3"}' '{"id":"j4","body":"Nothing about trade at all."}' \
+	'{"id":"j5","body":"bad \u0000 nul"}' > "$tmp/r.jsonl"
+
+# Good files: one JSON object per report, in input order.
+"$yalu" classify --taxonomy "$tax" "$tmp/a.txt" "$tmp/b.txt" > "$tmp/out" || fail "good files exit $?"
+[ "$(wc -l < "$tmp/out")" -eq 2 ] || fail "expected 2 lines"
+head -1 "$tmp/out" | grep -q '^{"id":"a","ruleset":"' || fail "first line is not report a: $(head -1 "$tmp/out")"
+grep -q '"id":"seafood","direction":"export"' "$tmp/out" || fail "squid export not tagged"
+grep -q '"changbai-hyesan"' "$tmp/out" || fail "Hyesan crossing missing"
+grep -q '"id":"petroleum","direction":"import"' "$tmp/out" || fail "diesel import missing"
+
+# Text format quotes the evidence.
+"$yalu" classify --taxonomy "$tax" --format text --explain "$tmp/a.txt" > "$tmp/text"
+grep -q 'seafood/export' "$tmp/text" || fail "text output lacks seafood/export"
+grep -q '"squid"' "$tmp/text" || fail "text output lacks the quoted evidence"
+
+# Bad inputs: each named with its reason; the good ones still come out.
+set +e
+"$yalu" classify --taxonomy "$tax" "$tmp/bin.txt" "$tmp/empty.txt" "$tmp/big.txt" \
+	"$tmp/r.jsonl" "$tmp/a.txt" "$tmp/missing.txt" > "$tmp/out2" 2> "$tmp/err2"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "bad inputs: exit $rc, want 1"
+grep -q "bin.txt: .*\(invalid UTF-8\|NUL byte\)" "$tmp/err2" || fail "binary file not named: $(cat "$tmp/err2")"
+grep -q "empty.txt: empty body" "$tmp/err2" || fail "empty file not named"
+grep -q "big.txt: body is 52428800 bytes, over the limit" "$tmp/err2" || fail "50 MB file not refused"
+grep -q "r.jsonl:2: invalid JSON" "$tmp/err2" || fail "malformed line 2 not named"
+grep -q "r.jsonl:3: body: missing" "$tmp/err2" || fail "line 3 without body not named"
+grep -q "r.jsonl:5: invalid JSON" "$tmp/err2" || fail "NUL escape not refused"
+grep -q "missing.txt: No such file" "$tmp/err2" || fail "missing file not named"
+[ "$(grep -c '^{"id":"\(j1\|j4\|a\)"' "$tmp/out2")" -eq 3 ] || fail "good reports not all classified: $(cat "$tmp/out2")"
+grep '"id":"j4"' "$tmp/out2" | grep -q '"relevance":"none"' || fail "no-trade report not none"
+
+# stdin: plain text is one report, JSON lines are many.
+echo "Rice was imported from China through Sinuiju." | "$yalu" classify --taxonomy "$tax" | grep -q '"foodstuffs","direction":"import"' || fail "stdin text"
+"$yalu" classify --taxonomy "$tax" < "$tmp/r.jsonl" 2>/dev/null | grep -q '"id":"j1"' || fail "stdin jsonl"
+
+# A broken taxonomy is refused with file:line:col and exit 78.
+cp -r "$tax" "$tmp/tax"
+printf 'commodities:\n  seafod:\n    terms: [crab]\n' > "$tmp/tax/zz-typo.yaml"
+set +e
+"$yalu" classify --taxonomy "$tmp/tax" "$tmp/a.txt" > /dev/null 2> "$tmp/err3"
+rc=$?
+set -e
+[ "$rc" -eq 78 ] || fail "typo taxonomy: exit $rc, want 78"
+grep -q "zz-typo.yaml:1:1: section 'commodities' already given" "$tmp/err3" || fail "duplicate section not reported: $(cat "$tmp/err3")"
+echo "PASS"
