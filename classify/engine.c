@@ -125,6 +125,10 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	if (!p->prefix && ne < c->norm.len &&
 	    is_word((unsigned char)p->text[p->len - 1]) && is_word(s[ne]))
 		return 0;
+	/* A prefix term's evidence is the whole word: "smuggl*" -> smuggled */
+	if (p->prefix)
+		while (ne < c->norm.len && is_word(s[ne]))
+			ne++;
 	if (reserve((void **)&c->m, &c->capm, c->nm + 1, sizeof(*m)) == -1)
 		return 1;	/* stops the scan; reported as out of memory */
 	m = &c->m[c->nm++];
@@ -506,6 +510,33 @@ cite(json_t *provs, const struct yl_tax *t, int p, const char *because)
 	json_array_append_new(arr, json_string(because));
 }
 
+/* How far after a term a negation still reaches: "coal exports did not". */
+#define NEG_AFTER	24
+
+/*
+ * The negation cue that cancels mention m, or -1: one before it in its
+ * clause ("did not import any coal"), or just after it ("coal exports
+ * have not resumed"). A negation that governs a later verb of the clause
+ * ("copper that buyers refused to take") is out of reach.
+ */
+static int
+negated_by(const struct yl_cls *c, const struct match *m)
+{
+	size_t i;
+
+	for (i = 0; i < c->nm; i++) {
+		const struct match *q = &c->m[i];
+
+		if (c->t->pats[q->pat].kind != K_CUE_NEG ||
+		    q->clause != m->clause)
+			continue;
+		if (q->oe <= m->os ||
+		    (q->os >= m->oe && q->os - m->oe <= NEG_AFTER))
+			return (int)i;
+	}
+	return -1;
+}
+
 static int
 cmp_str_ptr(const void *a, const void *b)
 {
@@ -518,7 +549,7 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 {
 	const struct yl_tax *t = c->t;
 	size_t i, j, bad;
-	int trade = 0, *sdir = NULL, *clause_neg = NULL, rc = -1;
+	int trade = 0, *sdir = NULL, *strade = NULL, rc = -1;
 	json_t *res = NULL, *tags, *fac[6], *provs = NULL;
 	static const char *const facets[6] = { "commodities", "countries",
 	    "crossings", "modes", "methods", "entities" };
@@ -577,7 +608,7 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 	qsort(c->m, c->nm, sizeof(*c->m), cmp_start);
 
 	if ((sdir = calloc(c->nsb, sizeof(int))) == NULL ||
-	    (clause_neg = calloc(c->ncb, sizeof(int))) == NULL)
+	    (strade = calloc(c->nsb, sizeof(int))) == NULL)
 		goto oom;
 	for (i = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
@@ -589,10 +620,13 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 			sdir[m->sent] = k == K_CUE_IMPORT ? DIR_IMPORT :
 			    DIR_EXPORT;	/* the last cue of the sentence */
 			trade = 1;
-		} else if (k == K_CUE_TRADE)
-			trade = 1;
-		else if (k == K_CUE_NEG)
-			clause_neg[m->clause] = (int)i + 1;
+		}
+		if (k == K_CUE_TRADE || k == K_CUE_IMPORT || k == K_CUE_EXPORT)
+			strade[m->sent] = 1;
+		if (k == K_CUE_TRADE || k == K_METHOD ||
+		    (k == K_COMMODITY && t->pats[m->pat].fixed_dir !=
+		    DIR_UNKNOWN))
+			trade = 1;	/* smuggling or workers sent abroad */
 	}
 
 	/* Decide each commodity mention. */
@@ -614,16 +648,15 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 			const struct cls_pat *p = &t->pats[m->pat];
 			enum cls_dir d = DIR_UNKNOWN;
 			const char *how = "none";
-			int cue = -1, best = 1 << 30, a;
+			int cue = -1, best = 1 << 30, a, neg;
 			size_t k;
 
 			if (p->kind != K_COMMODITY)
 				continue;
-			if (clause_neg[m->clause]) {
+			if ((neg = negated_by(c, m)) >= 0) {
 				if (dropped) {
 					json_t *x = json_object();
-					const struct match *nm =
-					    &c->m[clause_neg[m->clause] - 1];
+					const struct match *nm = &c->m[neg];
 
 					json_object_set_new(x, "term",
 					    json_string(p->written));
@@ -683,6 +716,28 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 					d = (enum cls_dir)sdir[m->sent - a];
 					how = "carried";
 				}
+			/*
+			 * A mention nothing gives a direction is kept, as
+			 * unknown, only where its own sentence speaks of trade:
+			 * "rebar" in a quote or "timber" that workers cut is
+			 * not traded.
+			 */
+			if (d == DIR_UNKNOWN && !strade[m->sent] &&
+			    t->cats[p->target].default_dir == DIR_UNKNOWN) {
+				if (dropped) {
+					json_t *x = json_object();
+
+					json_object_set_new(x, "term",
+					    json_string(p->written));
+					json_object_set_new(x, "evidence",
+					    evidence(body, m));
+					json_object_set_new(x, "why", json_string(
+					    "no direction and no trade cue in its "
+					    "sentence"));
+					json_array_append_new(dropped, x);
+				}
+				continue;
+			}
 			for (a = -1; a < 4; a++) {
 				int cat = a < 0 ? p->target : p->also[a];
 				struct mention *mn;
@@ -878,6 +933,6 @@ done:
 	json_decref(res);
 	json_decref(provs);
 	free(sdir);
-	free(clause_neg);
+	free(strade);
 	return rc;
 }
