@@ -18,6 +18,7 @@ struct match {
 	uint32_t	ns, ne;		/* in the normalized text */
 	uint32_t	os, oe;		/* in the original body */
 	int		pat;
+	int		layer;		/* see cls_layer() */
 	int		sent, clause;
 };
 
@@ -135,6 +136,18 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	m->ns = ns;
 	m->ne = ne;
 	m->pat = (int)id;
+	m->layer = cls_layer(p->kind);
+	/*
+	 * An ignore term also silences cues it overlaps: "refused entry" is
+	 * a blocked attempt, not the negation "refused".
+	 */
+	if (p->kind == K_IGNORE) {
+		if (reserve((void **)&c->m, &c->capm, c->nm + 1, sizeof(*m)) ==
+		    -1)
+			return 1;
+		c->m[c->nm] = c->m[c->nm - 1];
+		c->m[c->nm++].layer = 2;
+	}
 	return 0;
 }
 
@@ -142,9 +155,9 @@ static int
 cmp_overlap(const void *a, const void *b, const struct yl_tax *t)
 {
 	const struct match *x = a, *y = b;
-	int lx = cls_layer(t->pats[x->pat].kind);
-	int ly = cls_layer(t->pats[y->pat].kind);
+	int lx = x->layer, ly = y->layer;
 
+	(void)t;
 	if (lx != ly)
 		return lx - ly;
 	if (x->ne - x->ns != y->ne - y->ns)
@@ -193,7 +206,7 @@ resolve_overlaps(struct yl_cls *c)
 	qsort(c->m, c->nm, sizeof(*c->m), cmp_overlap_q);
 	for (i = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
-		int l = cls_layer(c->t->pats[m->pat].kind), ok = 1;
+		int l = m->layer, ok = 1;
 
 		if (l != layer) {
 			memset(c->owner, 0xff, c->norm.len * sizeof(int));
@@ -510,14 +523,17 @@ cite(json_t *provs, const struct yl_tax *t, int p, const char *because)
 	json_array_append_new(arr, json_string(because));
 }
 
-/* How far after a term a negation still reaches: "coal exports did not". */
-#define NEG_AFTER	24
+/*
+ * How far after a term a negation still reaches. 0: only negations before
+ * the term count ("coal exports were halted" reports trade that was done).
+ */
+#define NEG_AFTER	0
 
 /*
  * The negation cue that cancels mention m, or -1: one before it in its
- * clause ("did not import any coal"), or just after it ("coal exports
- * have not resumed"). A negation that governs a later verb of the clause
- * ("copper that buyers refused to take") is out of reach.
+ * clause ("did not import any coal"), or within NEG_AFTER bytes after
+ * it. A negation that governs a later verb of the clause ("copper that
+ * buyers refused to take") is out of reach.
  */
 static int
 negated_by(const struct yl_cls *c, const struct match *m)
@@ -531,7 +547,8 @@ negated_by(const struct yl_cls *c, const struct match *m)
 		    q->clause != m->clause)
 			continue;
 		if (q->oe <= m->os ||
-		    (q->os >= m->oe && q->os - m->oe <= NEG_AFTER))
+		    (NEG_AFTER > 0 && q->os >= m->oe &&
+		    q->os - m->oe <= NEG_AFTER))
 			return (int)i;
 	}
 	return -1;
@@ -624,8 +641,9 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 		if (k == K_CUE_TRADE || k == K_CUE_IMPORT || k == K_CUE_EXPORT)
 			strade[m->sent] = 1;
 		if (k == K_CUE_TRADE || k == K_METHOD ||
-		    (k == K_COMMODITY && t->pats[m->pat].fixed_dir !=
-		    DIR_UNKNOWN))
+		    (k == K_COMMODITY && (t->pats[m->pat].fixed_dir !=
+		    DIR_UNKNOWN || t->cats[t->pats[m->pat].target].cite[
+		    DIR_ANY].n > 0)))
 			trade = 1;	/* smuggling or workers sent abroad */
 	}
 
@@ -723,7 +741,8 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 			 * not traded.
 			 */
 			if (d == DIR_UNKNOWN && !strade[m->sent] &&
-			    t->cats[p->target].default_dir == DIR_UNKNOWN) {
+			    t->cats[p->target].default_dir == DIR_UNKNOWN &&
+			    t->cats[p->target].cite[DIR_ANY].n == 0) {
 				if (dropped) {
 					json_t *x = json_object();
 
@@ -804,7 +823,15 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 				explain_add(tag, x);
 			}
 			if (mn->dir == DIR_UNKNOWN) {
-				if (cat->covered && relevance < 2)
+				/* Joint ventures cite in any direction. */
+				const struct cls_cites *cs = &cat->cite[DIR_ANY];
+
+				for (j = 0; j < (size_t)cs->n; j++) {
+					cite(provs, t, cs->v[j], cat->id);
+					relevance = t->provs[cs->v[j]].ban ? 3 :
+					    relevance < 2 ? 2 : relevance;
+				}
+				if (cs->n == 0 && cat->covered && relevance < 2)
 					relevance = 2;
 				continue;
 			}
