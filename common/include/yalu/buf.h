@@ -1,0 +1,28 @@
+/*
+ * buf.h - a growable byte buffer, and JSON string escaping into it.
+ */
+#ifndef YALU_BUF_H
+#define YALU_BUF_H
+
+#include <stddef.h>
+
+struct yl_buf {
+	char	*p;		/* NUL-terminated when len > 0 */
+	size_t	 len, cap;
+	int	 oom;		/* an append failed; contents are cut */
+};
+
+void	yl_buf_add(struct yl_buf *, const void *, size_t);
+void	yl_buf_str(struct yl_buf *, const char *);
+void	yl_buf_printf(struct yl_buf *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * Appends s[0..len) as a JSON string with its quotes. s must be valid
+ * UTF-8 (it is copied as is, with '"', '\\' and control characters
+ * escaped).
+ */
+void	yl_buf_json(struct yl_buf *, const char *s, size_t len);
+void	yl_buf_reset(struct yl_buf *);
+void	yl_buf_free(struct yl_buf *);
+
+#endif
