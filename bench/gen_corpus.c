@@ -4,6 +4,7 @@
  * that every run measures the same bytes.
  *
  *   yalu-gen-corpus MEGABYTES [SEED] > corpus.jsonl
+ *   yalu-gen-corpus MEGABYTES SEED DIR     one .txt file per report in DIR
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ main(int argc, char **argv)
 {
 	double mb;
 	size_t target, written = 0, n = 0;
+	const char *dir;
 
 	if (argc < 2 || (mb = atof(argv[1])) <= 0) {
 		fprintf(stderr, "usage: yalu-gen-corpus MEGABYTES [SEED]\n");
@@ -89,6 +91,7 @@ main(int argc, char **argv)
 	if (rng == 0)
 		rng = 1;
 	target = (size_t)(mb * 1024 * 1024);
+	dir = argc > 3 ? argv[3] : NULL;
 	while (written < target) {
 		char body[4096], id[32];
 		size_t len = 0;
@@ -116,6 +119,20 @@ main(int argc, char **argv)
 			}
 		}
 		snprintf(id, sizeof(id), "bench-%07zu", n++);
+		if (dir != NULL) {
+			char path[4096];
+			FILE *fp;
+
+			snprintf(path, sizeof(path), "%s/%s.txt", dir, id);
+			if ((fp = fopen(path, "w")) == NULL) {
+				perror(path);
+				return 1;
+			}
+			fwrite(body, 1, len, fp);
+			fclose(fp);
+			written += len;
+			continue;
+		}
 		o = json_pack("{s:s, s:s%}", "id", id, "body", body, len);
 		line = json_dumps(o, JSON_COMPACT);
 		written += strlen(line) + 1;

@@ -41,6 +41,14 @@ void		 yl_cls_free(struct yl_cls **);
 int	yl_cls_run(struct yl_cls *, const char *body, size_t len, int flags,
 	    json_t **out, char *err, size_t errsz);
 
+/*
+ * The same, written as JSON text into a buffer the classifier owns (valid
+ * until its next run): the fast path for output and for producing.
+ */
+int	yl_cls_run_text(struct yl_cls *, const char *body, size_t len,
+	    int flags, const char **out, size_t *outlen, char *err,
+	    size_t errsz);
+
 /* The contract's IDs (TAGS.md), for validation. */
 int	yl_contract_has(const char *facet, const char *id);
 

@@ -2,6 +2,7 @@
  * cls_cli.c - `yalu classify`: tag report files or stdin, print JSON lines
  * (the TAGS.md object per report, in input order) or a human summary.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "yalu/buf.h"
 #include "yalu/report.h"
 
 #include "cls_cli.h"
@@ -130,11 +132,19 @@ slurp(FILE *fp, size_t limit, size_t *len, int *toolarge)
 {
 	char *buf = NULL, *p;
 	size_t cap = 0, n;
+	struct stat st;
+
+	/* A regular file: one read of its size (and one more to see EOF). */
+	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size <= limit)
+		cap = (size_t)st.st_size + 1;
+	if (cap > 0 && (buf = malloc(cap + 1)) == NULL)
+		return NULL;
 
 	*len = 0;
 	*toolarge = 0;
 	for (;;) {
-		if (*len + 65536 > cap) {
+		if (*len >= cap) {
 			cap = cap ? cap * 2 : 131072;
 			if ((p = realloc(buf, cap + 1)) == NULL) {
 				free(buf);
@@ -153,6 +163,81 @@ slurp(FILE *fp, size_t limit, size_t *len, int *toolarge)
 	}
 	buf[*len] = '\0';
 	return buf;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One input file (or "-"); returns the number of bad reports. */
+static int
+each_file(const char *f, size_t max_body, cls_input_fn fn, void *arg)
+{
+	FILE *fp;
+	struct stat st;
+	int bad = 0;
+
+	if (strcmp(f, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(f, "rb")) == NULL) {
+		fprintf(stderr, "yalu: %s: %s\n", f, strerror(errno));
+		return 1;
+	}
+	if (fp != stdin && fstat(fileno(fp), &st) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "yalu: %s: is a directory\n", f);
+		fclose(fp);
+		bad++;
+		return bad;
+	}
+	if (has_suffix(f, ".jsonl") || has_suffix(f, ".json"))
+		bad += each_line(fp, f, max_body, fn, arg);
+	else {
+		struct cls_input in = { 0 };
+		char *buf, *copy, *base, id[256];
+		size_t len;
+		int big;
+
+		if (fp != stdin && fstat(fileno(fp), &st) == 0 &&
+		    (size_t)st.st_size > max_body) {
+			fprintf(stderr, "yalu: %s: body is %lld bytes, "
+			    "over the limit of %zu (max_body_bytes)\n",
+			    f, (long long)st.st_size, max_body);
+			fclose(fp);
+			bad++;
+			return bad;
+		}
+		buf = slurp(fp, max_body, &len, &big);
+		if (buf == NULL || big) {
+			fprintf(stderr, "yalu: %s: %s\n", f, buf ?
+			    "body is over the limit (max_body_bytes)" :
+			    "out of memory");
+			free(buf);
+			if (fp != stdin)
+				fclose(fp);
+			bad++;
+			return bad;
+		}
+		copy = strdup(f);
+		base = basename(copy);
+		snprintf(id, sizeof(id), "%s", base);
+		if (has_suffix(id, ".txt"))
+			id[strlen(id) - 4] = '\0';
+		in.id = strcmp(f, "-") == 0 ? NULL : id;
+		in.body = buf;
+		in.len = len;
+		in.where = strcmp(f, "-") == 0 ? "stdin" : f;
+		in.file = base;
+		if (fn(&in, arg) != 0)
+			bad++;
+		free(copy);
+		free(buf);
+	}
+	if (fp != stdin)
+		fclose(fp);
+	return bad;
 }
 
 int
@@ -179,69 +264,42 @@ cls_for_each_input(char **files, int nfiles, size_t max_body,
 		nfiles = 1;
 	}
 	for (i = 0; i < nfiles; i++) {
-		const char *f = files[i];
-		FILE *fp;
-		struct stat st;
+		DIR *d;
+		struct dirent *de;
+		char **names = NULL, path[4096];
+		size_t n = 0, k;
 
-		if (strcmp(f, "-") == 0)
-			fp = stdin;
-		else if ((fp = fopen(f, "rb")) == NULL) {
-			fprintf(stderr, "yalu: %s: %s\n", f, strerror(errno));
+		if (strcmp(files[i], "-") == 0 || !is_dir(files[i])) {
+			bad += each_file(files[i], max_body, fn, arg);
+			continue;
+		}
+		/* A directory: its *.txt and *.jsonl files, in name order. */
+		if ((d = opendir(files[i])) == NULL) {
+			fprintf(stderr, "yalu: %s: %s\n", files[i],
+			    strerror(errno));
 			bad++;
 			continue;
 		}
-		if (fp != stdin && fstat(fileno(fp), &st) == 0 &&
-		    S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "yalu: %s: is a directory\n", f);
-			fclose(fp);
-			bad++;
-			continue;
-		}
-		if (has_suffix(f, ".jsonl") || has_suffix(f, ".json"))
-			bad += each_line(fp, f, max_body, fn, arg);
-		else {
-			struct cls_input in = { 0 };
-			char *buf, *copy, *base, id[256];
-			size_t len;
-			int big;
+		while ((de = readdir(d)) != NULL) {
+			char **p;
 
-			if (fp != stdin && fstat(fileno(fp), &st) == 0 &&
-			    (size_t)st.st_size > max_body) {
-				fprintf(stderr, "yalu: %s: body is %lld bytes, "
-				    "over the limit of %zu (max_body_bytes)\n",
-				    f, (long long)st.st_size, max_body);
-				fclose(fp);
-				bad++;
+			if (de->d_name[0] == '.' || (!has_suffix(de->d_name,
+			    ".txt") && !has_suffix(de->d_name, ".jsonl")))
 				continue;
-			}
-			buf = slurp(fp, max_body, &len, &big);
-			if (buf == NULL || big) {
-				fprintf(stderr, "yalu: %s: %s\n", f, buf ?
-				    "body is over the limit (max_body_bytes)" :
-				    "out of memory");
-				free(buf);
-				if (fp != stdin)
-					fclose(fp);
-				bad++;
-				continue;
-			}
-			copy = strdup(f);
-			base = basename(copy);
-			snprintf(id, sizeof(id), "%s", base);
-			if (has_suffix(id, ".txt"))
-				id[strlen(id) - 4] = '\0';
-			in.id = strcmp(f, "-") == 0 ? NULL : id;
-			in.body = buf;
-			in.len = len;
-			in.where = strcmp(f, "-") == 0 ? "stdin" : f;
-			in.file = base;
-			if (fn(&in, arg) != 0)
-				bad++;
-			free(copy);
-			free(buf);
+			if ((p = realloc(names, (n + 1) * sizeof(*p))) == NULL)
+				break;
+			names = p;
+			names[n++] = strdup(de->d_name);
 		}
-		if (fp != stdin)
-			fclose(fp);
+		closedir(d);
+		qsort(names, n, sizeof(*names), cmp_name);
+		for (k = 0; k < n; k++) {
+			snprintf(path, sizeof(path), "%s/%s", files[i],
+			    names[k]);
+			bad += each_file(path, max_body, fn, arg);
+			free(names[k]);
+		}
+		free(names);
 	}
 	return bad;
 }
@@ -349,6 +407,7 @@ cls_print_text(FILE *fp, const char *id, const char *body, json_t *result,
 struct classify_ctx {
 	struct yl_cls	*cls;
 	int		 text, explain;
+	struct yl_buf	 line;
 };
 
 static int
@@ -356,11 +415,11 @@ classify_one(const struct cls_input *in, void *arg)
 {
 	struct classify_ctx *cx = arg;
 	char err[512];
-	json_t *res, *out;
-	char *s;
+	const char *s;
+	size_t n;
 
-	if (yl_cls_run(cx->cls, in->body, in->len, cx->explain ?
-	    YL_CLS_EXPLAIN : 0, &res, err, sizeof(err)) == -1) {
+	if (yl_cls_run_text(cx->cls, in->body, in->len, cx->explain ?
+	    YL_CLS_EXPLAIN : 0, &s, &n, err, sizeof(err)) == -1) {
 		if (in->id != NULL && in->obj != NULL)
 			fprintf(stderr, "yalu: %s: report %s: %s\n", in->where,
 			    in->id, err);
@@ -369,26 +428,24 @@ classify_one(const struct cls_input *in, void *arg)
 		return 1;
 	}
 	if (cx->text) {
+		json_t *res = json_loadb(s, n, 0, NULL);
+
 		cls_print_text(stdout, in->id ? in->id : in->where, in->body,
 		    res, cx->explain);
 		json_decref(res);
 		return 0;
 	}
-	/* {"id", "ruleset", "tags"[, "dropped"]} in that order. */
-	out = json_object();
-	if (in->id)
-		json_object_set_new(out, "id", json_string(in->id));
+	/* {"id": ..., then the classifier's object without its '{'. */
+	yl_buf_reset(&cx->line);
+	yl_buf_str(&cx->line, "{\"id\":");
+	if (in->id != NULL)
+		yl_buf_json(&cx->line, in->id, strlen(in->id));
 	else
-		json_object_set_new(out, "id", json_null());
-	json_object_update(out, res);
-	json_decref(res);
-	s = json_dumps(out, JSON_COMPACT);
-	if (s != NULL) {
-		fputs(s, stdout);
-		fputc('\n', stdout);
-		free(s);
-	}
-	json_decref(out);
+		yl_buf_str(&cx->line, "null");
+	yl_buf_add(&cx->line, ",", 1);
+	yl_buf_add(&cx->line, s + 1, n - 1);
+	yl_buf_add(&cx->line, "\n", 1);
+	fwrite(cx->line.p, 1, cx->line.len, stdout);
 	return 0;
 }
 
@@ -448,6 +505,7 @@ cls_cmd_classify(int argc, char **argv)
 	bad = cls_for_each_input(argv + optind, argc - optind,
 	    yl_tax_max_body(tax), classify_one, &cx);
 	fflush(stdout);
+	yl_buf_free(&cx.line);
 	yl_cls_free(&cx.cls);
 	yl_tax_free(&tax);
 	return bad != 0 ? 1 : 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "yalu/buf.h"
 #include "yalu/norm.h"
 
 #include "cls_int.h"
@@ -20,6 +21,24 @@ struct match {
 	int		pat;
 	int		layer;		/* see cls_layer() */
 	int		sent, clause;
+};
+
+/* A tag occurrence: one piece of evidence for (facet, id, direction). */
+struct hit {
+	int		 facet, id, rank, dir;	/* dir -1: none */
+	int		 m, cue;		/* match indices, cue -1 */
+	const char	*how;
+};
+
+/* A provision cited because of (kind: 0 commodity, 1 method, 2 entity). */
+struct cite_ent {
+	int	prov, bkind, bid, bdir;
+};
+
+/* A commodity mention that was not counted, for --explain. */
+struct drop {
+	int		 m, cue;
+	const char	*why;
 };
 
 /* A commodity mention after direction and negation were decided. */
@@ -44,8 +63,88 @@ struct yl_cls {
 	size_t			 nsb, ncb, capsb, capcb;
 	struct mention		*men;
 	size_t			 nmen, capmen;
+	struct hit		*hits;
+	size_t			 nhits, caphits;
+	struct cite_ent		*cites;
+	size_t			 ncites, capcites;
+	struct drop		*drops;
+	size_t			 ndrops, capdrops;
+	int			*sdir, *strade;	/* per sentence */
+	size_t			 capsdir, capstrade;
+	size_t			*sfirst;	/* first match of each sentence */
+	size_t			 capsfirst;
+	unsigned char		*catknown;	/* per category, this report */
+	int			*rank[6];	/* alphabetical rank per facet */
+	int			*prov_rank;
+	struct yl_buf		 out;
 	const char		*body;
 };
+
+/* Alphabetical ranks, so that tags sort by ID without strcmp per report. */
+static const char *const *rank_names;
+
+static int
+cmp_rank(const void *a, const void *b)
+{
+	return strcmp(rank_names[*(const int *)a], rank_names[*(const int *)b]);
+}
+
+static int *
+ranks_of(const char *const *names, size_t n)
+{
+	int *idx = malloc((n + 1) * sizeof(int)), *rank = malloc((n + 1) *
+	    sizeof(int));
+	size_t i;
+
+	if (idx == NULL || rank == NULL) {
+		free(idx);
+		free(rank);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		idx[i] = (int)i;
+	rank_names = names;
+	qsort(idx, n, sizeof(int), cmp_rank);
+	for (i = 0; i < n; i++)
+		rank[idx[i]] = (int)i;
+	free(idx);
+	return rank;
+}
+
+static int
+make_ranks(struct yl_cls *c)
+{
+	const struct yl_tax *t = c->t;
+	const struct cls_named *v[5] = { t->countries, t->crossings, t->modes,
+	    t->methods, t->entities };
+	size_t nv[5] = { t->ncountries, t->ncrossings, t->nmodes, t->nmethods,
+	    t->nentities };
+	const char **names;
+	size_t i, k, max = t->ncats > t->nprovs ? t->ncats : t->nprovs;
+
+	for (k = 0; k < 5; k++)
+		if (nv[k] > max)
+			max = nv[k];
+	if ((names = calloc(max + 1, sizeof(*names))) == NULL)
+		return -1;
+	for (i = 0; i < t->ncats; i++)
+		names[i] = t->cats[i].id;
+	c->rank[0] = ranks_of(names, t->ncats);
+	for (k = 0; k < 5; k++) {
+		for (i = 0; i < nv[k]; i++)
+			names[i] = v[k][i].id;
+		c->rank[k + 1] = ranks_of(names, nv[k]);
+	}
+	for (i = 0; i < t->nprovs; i++)
+		names[i] = t->provs[i].id;
+	c->prov_rank = ranks_of(names, t->nprovs);
+	free(names);
+	c->catknown = calloc(t->ncats + 1, 1);
+	for (k = 0; k < 6; k++)
+		if (c->rank[k] == NULL)
+			return -1;
+	return c->prov_rank && c->catknown ? 0 : -1;
+}
 
 struct yl_cls *
 yl_cls_new(const struct yl_tax *t, char *err, size_t errsz)
@@ -62,6 +161,11 @@ yl_cls_new(const struct yl_tax *t, char *err, size_t errsz)
 		free(c);
 		return NULL;
 	}
+	if (make_ranks(c) == -1) {
+		snprintf(err, errsz, "out of memory");
+		yl_cls_free(&c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -69,6 +173,7 @@ void
 yl_cls_free(struct yl_cls **pc)
 {
 	struct yl_cls *c;
+	int i;
 
 	if (pc == NULL || (c = *pc) == NULL)
 		return;
@@ -79,6 +184,17 @@ yl_cls_free(struct yl_cls **pc)
 	free(c->sb);
 	free(c->cb);
 	free(c->men);
+	free(c->hits);
+	free(c->cites);
+	free(c->drops);
+	free(c->sfirst);
+	free(c->sdir);
+	free(c->strade);
+	free(c->catknown);
+	for (i = 0; i < 6; i++)
+		free(c->rank[i]);
+	free(c->prov_rank);
+	yl_buf_free(&c->out);
 	free(c);
 	*pc = NULL;
 }
@@ -191,17 +307,34 @@ cmp_start(const void *a, const void *b)
  * Keeps, within each layer, the longest of overlapping matches; matches
  * with the very same span (one text, several meanings) all stay.
  */
+/* Frees the bytes that the accepted matches [from, to) own. */
+static void
+clear_owner(struct yl_cls *c, size_t from, size_t to)
+{
+	size_t i, j;
+
+	for (i = from; i < to; i++)
+		for (j = c->m[i].ns; j < c->m[i].ne; j++)
+			c->owner[j] = -1;
+}
+
 static int
 resolve_overlaps(struct yl_cls *c)
 {
-	size_t i, k = 0, j;
+	size_t i, k = 0, j, first = 0;
 	int layer = -1;
 
 	if (c->nm == 0)
 		return 0;
-	if (reserve((void **)&c->owner, &c->capowner, c->norm.len + 1,
-	    sizeof(int)) == -1)
-		return -1;
+	if (c->capowner < c->norm.len + 1) {
+		size_t old = c->capowner;
+
+		if (reserve((void **)&c->owner, &c->capowner, c->norm.len + 1,
+		    sizeof(int)) == -1)
+			return -1;
+		memset(c->owner + old, 0xff, (c->capowner - old) *
+		    sizeof(int));
+	}
 	sort_tax = c->t;
 	qsort(c->m, c->nm, sizeof(*c->m), cmp_overlap_q);
 	for (i = 0; i < c->nm; i++) {
@@ -209,7 +342,8 @@ resolve_overlaps(struct yl_cls *c)
 		int l = m->layer, ok = 1;
 
 		if (l != layer) {
-			memset(c->owner, 0xff, c->norm.len * sizeof(int));
+			clear_owner(c, first, k);	/* the last layer's */
+			first = k;
 			layer = l;
 		}
 		for (j = m->ns; j < m->ne; j++) {
@@ -228,6 +362,7 @@ resolve_overlaps(struct yl_cls *c)
 			c->owner[j] = (int)k;
 		k++;
 	}
+	clear_owner(c, first, k);
 	c->nm = k;
 	return 0;
 }
@@ -271,7 +406,7 @@ is_abbrev(const char *body, size_t dot)
 		w[i] = (char)(body[b + i] | 0x20);
 	w[l] = '\0';
 	for (i = 0; abbrevs[i] != NULL; i++)
-		if (strcmp(w, abbrevs[i]) == 0)
+		if (abbrevs[i][0] == w[0] && strcmp(w, abbrevs[i]) == 0)
 			return 1;
 	return 0;
 }
@@ -297,13 +432,28 @@ segment(struct yl_cls *c, const char *body, size_t len)
 	const unsigned char *s = (const unsigned char *)body;
 	size_t i, linestart = 0;
 
-	c->nsb = 0;
+	static unsigned char special[256];
+
+	if (!special['\n']) {
+		special['\n'] = special['.'] = special['!'] = special['?'] = 1;
+		special[0xE3] = special[0xEF] = special[';'] = special[':'] = 1;
+	}
+	c->nsb = c->ncb = 0;
 	if (push_break(&c->sb, &c->nsb, &c->capsb, 0) == -1)
 		return -1;
 	for (i = 0; i < len; i++) {
 		size_t j;
 		int term = 0;
 
+		if (!special[s[i]])
+			continue;
+		if (s[i] == ';' || s[i] == ':') {
+			/* Clause breaks, kept apart from sentence starts. */
+			if (push_break(&c->cb, &c->ncb, &c->capcb,
+			    (uint32_t)i) == -1)
+				return -1;
+			continue;
+		}
 		if (s[i] == '\n') {
 			size_t e = i, k = i + 1;
 
@@ -332,8 +482,6 @@ segment(struct yl_cls *c, const char *body, size_t len)
 		}
 		if (!term)
 			continue;
-		if (s[i] == '.' && is_abbrev(body, i))
-			continue;
 		j = i + (size_t)term;
 		/* Closing quotes and brackets belong to the sentence. */
 		for (;;) {
@@ -357,8 +505,10 @@ segment(struct yl_cls *c, const char *body, size_t len)
 			continue;
 		while (j < len && (s[j] == ' ' || s[j] == '\t'))
 			j++;
-		if (starts_sentence(s, j, len) &&
-		    push_break(&c->sb, &c->nsb, &c->capsb, (uint32_t)j) == -1)
+		if (!starts_sentence(s, j, len) ||
+		    (s[i] == '.' && is_abbrev(body, i)))
+			continue;
+		if (push_break(&c->sb, &c->nsb, &c->capsb, (uint32_t)j) == -1)
 			return -1;
 	}
 	return 0;
@@ -389,140 +539,6 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static json_t *
-evidence(const char *body, const struct match *m)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "start", json_integer(m->os));
-	json_object_set_new(o, "end", json_integer(m->oe));
-	json_object_set_new(o, "text", json_stringn(body + m->os,
-	    m->oe - m->os));
-	return o;
-}
-
-#define MAX_EVIDENCE	16
-
-/* Appends evidence for match m to the tag object, unless already there. */
-static void
-add_evidence(json_t *tag, const char *body, const struct match *m)
-{
-	json_t *ev = json_object_get(tag, "evidence");
-	size_t i, n = json_array_size(ev);
-
-	if (n >= MAX_EVIDENCE)
-		return;
-	for (i = 0; i < n; i++) {
-		json_t *e = json_array_get(ev, i);
-
-		if (json_integer_value(json_object_get(e, "start")) == m->os &&
-		    json_integer_value(json_object_get(e, "end")) == m->oe)
-			return;
-	}
-	json_array_append_new(ev, evidence(body, m));
-}
-
-static json_t *
-new_tag(const char *id, const char *dir)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_string(id));
-	if (dir != NULL)
-		json_object_set_new(o, "direction", json_string(dir));
-	json_object_set_new(o, "evidence", json_array());
-	return o;
-}
-
-static int
-cmp_tag(const void *a, const void *b)
-{
-	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	int c = strcmp(json_string_value(json_object_get(x, "id")),
-	    json_string_value(json_object_get(y, "id")));
-	json_t *dx, *dy;
-
-	if (c != 0)
-		return c;
-	dx = json_object_get(x, "direction");
-	dy = json_object_get(y, "direction");
-	if (dx && dy)
-		return strcmp(json_string_value(dx), json_string_value(dy));
-	return 0;
-}
-
-/* Sorts a JSON array of tags by id (then direction), in place. */
-static void
-sort_tags(json_t *arr)
-{
-	size_t n = json_array_size(arr), i;
-	json_t **v;
-
-	if (n < 2 || (v = malloc(n * sizeof(*v))) == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		v[i] = json_incref(json_array_get(arr, i));
-	qsort(v, n, sizeof(*v), cmp_tag);
-	json_array_clear(arr);
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, v[i]);
-	free(v);
-}
-
-/* Finds or creates the tag with this id (and direction) in arr. */
-static json_t *
-get_tag(json_t *arr, const char *id, const char *dir)
-{
-	size_t i;
-	json_t *t;
-
-	json_array_foreach(arr, i, t) {
-		json_t *d = json_object_get(t, "direction");
-
-		if (strcmp(json_string_value(json_object_get(t, "id")), id) ==
-		    0 && (dir == NULL || (d && strcmp(json_string_value(d),
-		    dir) == 0)))
-			return t;
-	}
-	t = new_tag(id, dir);
-	json_array_append_new(arr, t);
-	return t;
-}
-
-static void
-explain_add(json_t *tag, json_t *why)
-{
-	json_t *ex = json_object_get(tag, "explain");
-
-	if (ex == NULL) {
-		ex = json_array();
-		json_object_set_new(tag, "explain", ex);
-	}
-	if (json_array_size(ex) < MAX_EVIDENCE)
-		json_array_append_new(ex, why);
-	else
-		json_decref(why);
-}
-
-/* Adds provision p with the reason to the provisions map. */
-static void
-cite(json_t *provs, const struct yl_tax *t, int p, const char *because)
-{
-	const char *id = t->provs[p].id;
-	json_t *arr = json_object_get(provs, id);
-	size_t i;
-	json_t *v;
-
-	if (arr == NULL) {
-		arr = json_array();
-		json_object_set_new(provs, id, arr);
-	}
-	json_array_foreach(arr, i, v)
-		if (strcmp(json_string_value(v), because) == 0)
-			return;
-	json_array_append_new(arr, json_string(because));
-}
-
 /*
  * How far after a term a negation still reaches. 0: only negations before
  * the term count ("coal exports were halted" reports trade that was done).
@@ -540,7 +556,8 @@ negated_by(const struct yl_cls *c, const struct match *m)
 {
 	size_t i;
 
-	for (i = 0; i < c->nm; i++) {
+	for (i = c->sfirst[m->sent]; i < c->nm && c->m[i].sent == m->sent;
+	    i++) {
 		const struct match *q = &c->m[i];
 
 		if (c->t->pats[q->pat].kind != K_CUE_NEG ||
@@ -554,25 +571,292 @@ negated_by(const struct yl_cls *c, const struct match *m)
 	return -1;
 }
 
+enum { F_COMMODITIES, F_COUNTRIES, F_CROSSINGS, F_MODES, F_METHODS,
+    F_ENTITIES, F_N };
+
+static const char *const facet_names[F_N] = { "commodities", "countries",
+    "crossings", "modes", "methods", "entities" };
+static const char *const rel_names[4] = { "none", "low", "medium", "high" };
+
+#define MAX_EVIDENCE	16
+
 static int
-cmp_str_ptr(const void *a, const void *b)
+add_hit(struct yl_cls *c, int facet, int id, int dir, int m, int cue,
+    const char *how)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	struct hit *h;
+
+	if (reserve((void **)&c->hits, &c->caphits, c->nhits + 1,
+	    sizeof(*h)) == -1)
+		return -1;
+	h = &c->hits[c->nhits++];
+	h->facet = facet;
+	h->id = id;
+	h->rank = c->rank[facet][id];
+	h->dir = dir;
+	h->m = m;
+	h->cue = cue;
+	h->how = how;
+	return 0;
+}
+
+/* Cites provision p because of (kind, id, dir); raises relevance. */
+static int
+add_cite(struct yl_cls *c, int p, int bkind, int bid, int bdir, int *rel)
+{
+	struct cite_ent *e;
+
+	if (reserve((void **)&c->cites, &c->capcites, c->ncites + 1,
+	    sizeof(*e)) == -1)
+		return -1;
+	e = &c->cites[c->ncites++];
+	e->prov = p;
+	e->bkind = bkind;
+	e->bid = bid;
+	e->bdir = bdir;
+	if (c->t->provs[p].ban)
+		*rel = 3;
+	else if (*rel < 2)
+		*rel = 2;
+	return 0;
+}
+
+static int
+add_drop(struct yl_cls *c, int m, int cue, const char *why)
+{
+	struct drop *d;
+
+	if (reserve((void **)&c->drops, &c->capdrops, c->ndrops + 1,
+	    sizeof(*d)) == -1)
+		return -1;
+	d = &c->drops[c->ndrops++];
+	d->m = m;
+	d->cue = cue;
+	d->why = why;
+	return 0;
+}
+
+static int
+dir_rank(int d)
+{
+	return d == DIR_EXPORT ? 0 : d == DIR_IMPORT ? 1 : d;
+}
+
+static int
+cmp_hit(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+
+	if (x->facet != y->facet)
+		return x->facet - y->facet;
+	if (x->rank != y->rank)
+		return x->rank - y->rank;
+	/* Directions in alphabetical order: export, import, unknown. */
+	if (x->dir != y->dir)
+		return dir_rank(x->dir) - dir_rank(y->dir);
+	return x->m - y->m;
+}
+
+static const struct yl_cls *cite_ctx;	/* qsort has no context argument */
+
+static const char *
+because_id(const struct yl_tax *t, const struct cite_ent *e)
+{
+	switch (e->bkind) {
+	case 0:		return t->cats[e->bid].id;
+	case 1:		return t->methods[e->bid].id;
+	default:	return t->entities[e->bid].id;
+	}
+}
+
+static int
+cmp_cite(const void *a, const void *b)
+{
+	const struct cite_ent *x = a, *y = b;
+	const struct yl_tax *t = cite_ctx->t;
+	int r;
+
+	if (x->prov != y->prov)
+		return cite_ctx->prov_rank[x->prov] -
+		    cite_ctx->prov_rank[y->prov];
+	if ((r = strcmp(because_id(t, x), because_id(t, y))) != 0)
+		return r;
+	return x->bdir - y->bdir;
+}
+
+static void
+put_evidence(struct yl_buf *o, const char *body, const struct match *m)
+{
+	yl_buf_str(o, "{\"start\":");
+	yl_buf_u64(o, m->os);
+	yl_buf_str(o, ",\"end\":");
+	yl_buf_u64(o, m->oe);
+	yl_buf_str(o, ",\"text\":");
+	yl_buf_json(o, body + m->os, m->oe - m->os);
+	yl_buf_add(o, "}", 1);
+}
+
+static const char *
+facet_id(const struct yl_tax *t, int facet, int id)
+{
+	switch (facet) {
+	case F_COMMODITIES:	return t->cats[id].id;
+	case F_COUNTRIES:	return t->countries[id].id;
+	case F_CROSSINGS:	return t->crossings[id].id;
+	case F_MODES:		return t->modes[id].id;
+	case F_METHODS:		return t->methods[id].id;
+	default:		return t->entities[id].id;
+	}
+}
+
+/*
+ * Writes the TAGS.md object into c->out from the hits, cites and drops:
+ * {"ruleset": ..., "tags": {facets..., "sanctions": {...}}[, "dropped"]}
+ * Facet arrays are sorted by ID (then direction), evidence by position.
+ */
+static void
+render(struct yl_cls *c, int relevance, int flags)
+{
+	const struct yl_tax *t = c->t;
+	struct yl_buf *o = &c->out;
+	size_t i, j;
+	int f, explain = flags & YL_CLS_EXPLAIN;
+
+	qsort(c->hits, c->nhits, sizeof(*c->hits), cmp_hit);
+	cite_ctx = c;
+	qsort(c->cites, c->ncites, sizeof(*c->cites), cmp_cite);
+	yl_buf_reset(o);
+	yl_buf_str(o, "{\"ruleset\":");
+	yl_buf_json(o, t->ruleset, strlen(t->ruleset));
+	yl_buf_str(o, ",\"tags\":{");
+	for (f = 0, i = 0; f < F_N; f++) {
+		int ntags = 0;
+
+		yl_buf_printf(o, "%s\"%s\":[", f ? "," : "", facet_names[f]);
+		while (i < c->nhits && c->hits[i].facet == f) {
+			const struct hit *h = &c->hits[i];
+			const char *id = facet_id(t, f, h->id);
+			int nev = 0;
+			uint32_t lasts = UINT32_MAX, laste = 0;
+
+			yl_buf_str(o, ntags++ ? ",{\"id\":" : "{\"id\":");
+			yl_buf_json(o, id, strlen(id));
+			if (h->dir >= 0) {
+				yl_buf_str(o, ",\"direction\":\"");
+				yl_buf_str(o, cls_dir_names[h->dir]);
+				yl_buf_add(o, "\"", 1);
+			}
+			yl_buf_str(o, ",\"evidence\":[");
+			for (j = i; j < c->nhits && c->hits[j].facet == f &&
+			    c->hits[j].id == h->id && c->hits[j].dir == h->dir;
+			    j++) {
+				const struct match *m = &c->m[c->hits[j].m];
+
+				if (nev >= MAX_EVIDENCE || (m->os == lasts &&
+				    m->oe == laste))
+					continue;
+				if (nev++)
+					yl_buf_add(o, ",", 1);
+				put_evidence(o, c->body, m);
+				lasts = m->os;
+				laste = m->oe;
+			}
+			yl_buf_add(o, "]", 1);
+			if (explain) {
+				size_t k, nx = 0;
+
+				yl_buf_str(o, ",\"explain\":[");
+				for (k = i; k < j && nx < MAX_EVIDENCE; k++) {
+					const struct hit *x = &c->hits[k];
+					const struct match *m = &c->m[x->m];
+					const struct cls_pat *p = &t->pats[m->pat];
+
+					if (f != F_COMMODITIES && nx > 0)
+						break;
+					yl_buf_str(o, nx++ ? ",{\"term\":" :
+					    "{\"term\":");
+					yl_buf_json(o, p->written,
+					    strlen(p->written));
+					yl_buf_printf(o, ",\"at\":%u", m->os);
+					if (x->how != NULL)
+						yl_buf_printf(o, ",\"direction_"
+						    "from\":\"%s\"", x->how);
+					if (x->cue >= 0) {
+						yl_buf_str(o, ",\"cue\":");
+						put_evidence(o, c->body,
+						    &c->m[x->cue]);
+					}
+					if (f == F_ENTITIES &&
+					    t->entities[x->id].designated)
+						yl_buf_str(o, ",\"designated\":"
+						    "true");
+					yl_buf_add(o, "}", 1);
+				}
+				yl_buf_add(o, "]", 1);
+			}
+			yl_buf_add(o, "}", 1);
+			i = j;
+		}
+		yl_buf_add(o, "]", 1);
+	}
+	yl_buf_printf(o, ",\"sanctions\":{\"relevance\":\"%s\","
+	    "\"provisions\":[", rel_names[relevance]);
+	for (i = 0; i < c->ncites; ) {
+		const struct cite_ent *e = &c->cites[i];
+		const char *pid = t->provs[e->prov].id;
+		int nb = 0;
+
+		yl_buf_str(o, i ? ",{\"id\":" : "{\"id\":");
+		yl_buf_json(o, pid, strlen(pid));
+		yl_buf_str(o, ",\"because\":[");
+		for (j = i; j < c->ncites && c->cites[j].prov == e->prov; j++) {
+			const struct cite_ent *b = &c->cites[j];
+
+			if (j > i && b->bkind == c->cites[j - 1].bkind &&
+			    b->bid == c->cites[j - 1].bid &&
+			    b->bdir == c->cites[j - 1].bdir)
+				continue;
+			if (b->bkind == 0 && b->bdir > 0)
+				yl_buf_printf(o, "%s\"%s/%s\"", nb++ ? "," : "",
+				    because_id(t, b), cls_dir_names[b->bdir]);
+			else
+				yl_buf_printf(o, "%s\"%s\"", nb++ ? "," : "",
+				    because_id(t, b));
+		}
+		yl_buf_str(o, "]}");
+		i = j;
+	}
+	yl_buf_str(o, "]}}");
+	if (explain && c->ndrops > 0) {
+		yl_buf_str(o, ",\"dropped\":[");
+		for (i = 0; i < c->ndrops; i++) {
+			const struct drop *d = &c->drops[i];
+			const struct cls_pat *p = &t->pats[c->m[d->m].pat];
+
+			yl_buf_str(o, i ? ",{\"term\":" : "{\"term\":");
+			yl_buf_json(o, p->written, strlen(p->written));
+			yl_buf_str(o, ",\"evidence\":");
+			put_evidence(o, c->body, &c->m[d->m]);
+			yl_buf_printf(o, ",\"why\":\"%s\"", d->why);
+			if (d->cue >= 0) {
+				yl_buf_str(o, ",\"cue\":");
+				put_evidence(o, c->body, &c->m[d->cue]);
+			}
+			yl_buf_add(o, "}", 1);
+		}
+		yl_buf_add(o, "]", 1);
+	}
+	yl_buf_add(o, "}", 1);
 }
 
 int
-yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
-    json_t **out, char *err, size_t errsz)
+yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
+    const char **out, size_t *outlen, char *err, size_t errsz)
 {
 	const struct yl_tax *t = c->t;
 	size_t i, j, bad;
 	int trade = 0, *sdir = NULL, *strade = NULL, rc = -1;
-	json_t *res = NULL, *tags, *fac[6], *provs = NULL;
-	static const char *const facets[6] = { "commodities", "countries",
-	    "crossings", "modes", "methods", "entities" };
 	int relevance = 0;	/* 0 none, 1 low, 2 medium, 3 high */
-	static const char *const rel_names[] = { "none", "low", "medium",
-	    "high" };
 
 	if (len == 0 || strspn(body, " \t\r\n") >= len) {
 		snprintf(err, errsz, "empty body");
@@ -603,14 +887,10 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 	if (resolve_overlaps(c) == -1 || segment(c, body, len) == -1)
 		goto oom;
 
-	/* Clause starts: every sentence start, ';', ':' and clause cues. */
-	c->ncb = 0;
+	/* Clause starts: ';' and ':' (from segment()), every sentence start
+	 * and the clause cues. */
 	for (i = 0; i < c->nsb; i++)
 		if (push_break(&c->cb, &c->ncb, &c->capcb, c->sb[i]) == -1)
-			goto oom;
-	for (i = 0; i < len; i++)
-		if ((body[i] == ';' || body[i] == ':') &&
-		    push_break(&c->cb, &c->ncb, &c->capcb, (uint32_t)i) == -1)
 			goto oom;
 	for (i = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
@@ -624,15 +904,24 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 	qsort(c->cb, c->ncb, sizeof(*c->cb), cmp_u32);
 	qsort(c->m, c->nm, sizeof(*c->m), cmp_start);
 
-	if ((sdir = calloc(c->nsb, sizeof(int))) == NULL ||
-	    (strade = calloc(c->nsb, sizeof(int))) == NULL)
+	if (reserve((void **)&c->sdir, &c->capsdir, c->nsb + 1,
+	    sizeof(int)) == -1 || reserve((void **)&c->strade, &c->capstrade,
+	    c->nsb + 1, sizeof(int)) == -1 ||
+	    reserve((void **)&c->sfirst, &c->capsfirst, c->nsb + 1,
+	    sizeof(size_t)) == -1)
 		goto oom;
+	sdir = c->sdir;
+	strade = c->strade;
+	memset(sdir, 0, c->nsb * sizeof(int));
+	memset(strade, 0, c->nsb * sizeof(int));
 	for (i = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
 		enum cls_kind k = t->pats[m->pat].kind;
 
 		m->sent = find_span(c->sb, c->nsb, m->os);
 		m->clause = find_span(c->cb, c->ncb, m->os);
+		if (i == 0 || c->m[i - 1].sent != m->sent)
+			c->sfirst[m->sent] = i;
 		if (k == K_CUE_IMPORT || k == K_CUE_EXPORT) {
 			sdir[m->sent] = k == K_CUE_IMPORT ? DIR_IMPORT :
 			    DIR_EXPORT;	/* the last cue of the sentence */
@@ -649,209 +938,134 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 
 	/* Decide each commodity mention. */
 	c->nmen = 0;
-	res = json_object();
-	json_object_set_new(res, "ruleset", json_string(t->ruleset));
-	tags = json_object();
-	json_object_set_new(res, "tags", tags);
-	for (j = 0; j < 6; j++) {
-		fac[j] = json_array();
-		json_object_set_new(tags, facets[j], fac[j]);
-	}
-	provs = json_object();
-	{
-		json_t *dropped = (flags & YL_CLS_EXPLAIN) ? json_array() : NULL;
+	c->ndrops = 0;
+	for (i = 0; i < c->nm; i++) {
+		const struct match *m = &c->m[i];
+		const struct cls_pat *p = &t->pats[m->pat];
+		enum cls_dir d = DIR_UNKNOWN;
+		const char *how = "none";
+		int cue = -1, best = 1 << 30, a, neg;
+		size_t k;
 
-		for (i = 0; i < c->nm; i++) {
-			const struct match *m = &c->m[i];
-			const struct cls_pat *p = &t->pats[m->pat];
-			enum cls_dir d = DIR_UNKNOWN;
-			const char *how = "none";
-			int cue = -1, best = 1 << 30, a, neg;
-			size_t k;
+		if (p->kind != K_COMMODITY)
+			continue;
+		if ((neg = negated_by(c, m)) >= 0) {
+			if (add_drop(c, (int)i, neg, "negated") == -1)
+				goto oom;
+			continue;
+		}
+		/* The nearest direction cue of the sentence, same clause first. */
+		for (k = c->sfirst[m->sent]; k < c->nm &&
+		    c->m[k].sent == m->sent; k++) {
+			const struct match *q = &c->m[k];
+			enum cls_kind qk = t->pats[q->pat].kind;
+			int dist;
 
-			if (p->kind != K_COMMODITY)
+			if (qk != K_CUE_IMPORT && qk != K_CUE_EXPORT)
 				continue;
-			if ((neg = negated_by(c, m)) >= 0) {
-				if (dropped) {
-					json_t *x = json_object();
-					const struct match *nm = &c->m[neg];
-
-					json_object_set_new(x, "term",
-					    json_string(p->written));
-					json_object_set_new(x, "evidence",
-					    evidence(body, m));
-					json_object_set_new(x, "why",
-					    json_string("negated"));
-					json_object_set_new(x, "cue",
-					    evidence(body, nm));
-					json_array_append_new(dropped, x);
-				}
-				continue;
-			}
-			/* The nearest direction cue of the sentence. */
-			for (k = 0; k < c->nm; k++) {
-				const struct match *q = &c->m[k];
-				enum cls_kind qk = t->pats[q->pat].kind;
-				int dist;
-
-				if (q->sent != m->sent ||
-				    (qk != K_CUE_IMPORT && qk != K_CUE_EXPORT))
-					continue;
-				dist = q->os >= m->oe ? (int)(q->os - m->oe) :
-				    q->oe <= m->os ? (int)(m->os - q->oe) : 0;
-				if (q->clause != m->clause)
-					dist += 100000;
-				if (dist < best) {
-					best = dist;
-					cue = (int)k;
-					d = qk == K_CUE_IMPORT ? DIR_IMPORT :
-					    DIR_EXPORT;
-					how = "cue";
-				}
-			}
-			if (p->fixed_dir != DIR_UNKNOWN) {
-				d = p->fixed_dir;
-				how = "term";
-				cue = -1;
-			}
-			if (d == DIR_UNKNOWN && p->needs_cue) {
-				if (dropped) {
-					json_t *x = json_object();
-
-					json_object_set_new(x, "term",
-					    json_string(p->written));
-					json_object_set_new(x, "evidence",
-					    evidence(body, m));
-					json_object_set_new(x, "why", json_string(
-					    "no direction cue in its sentence"));
-					json_array_append_new(dropped, x);
-				}
-				continue;
-			}
-			for (a = 1; d == DIR_UNKNOWN && a <= t->carry &&
-			    m->sent - a >= 0; a++)
-				if (sdir[m->sent - a]) {
-					d = (enum cls_dir)sdir[m->sent - a];
-					how = "carried";
-				}
-			/*
-			 * A mention nothing gives a direction is kept, as
-			 * unknown, only where its own sentence speaks of trade:
-			 * "rebar" in a quote or "timber" that workers cut is
-			 * not traded.
-			 */
-			if (d == DIR_UNKNOWN && !strade[m->sent] &&
-			    t->cats[p->target].default_dir == DIR_UNKNOWN &&
-			    t->cats[p->target].cite[DIR_ANY].n == 0) {
-				if (dropped) {
-					json_t *x = json_object();
-
-					json_object_set_new(x, "term",
-					    json_string(p->written));
-					json_object_set_new(x, "evidence",
-					    evidence(body, m));
-					json_object_set_new(x, "why", json_string(
-					    "no direction and no trade cue in its "
-					    "sentence"));
-					json_array_append_new(dropped, x);
-				}
-				continue;
-			}
-			for (a = -1; a < 4; a++) {
-				int cat = a < 0 ? p->target : p->also[a];
-				struct mention *mn;
-
-				if (cat < 0)
-					break;
-				if (reserve((void **)&c->men, &c->capmen,
-				    c->nmen + 1, sizeof(*mn)) == -1)
-					goto oom;
-				mn = &c->men[c->nmen++];
-				mn->m = (int)i;
-				mn->cat = cat;
-				mn->dir = d;
-				mn->how = how;
-				mn->cue = cue;
-				mn->primary = a < 0;
-				if (d == DIR_UNKNOWN &&
-				    t->cats[cat].default_dir != DIR_UNKNOWN) {
-					mn->dir = t->cats[cat].default_dir;
-					mn->how = "default";
-				}
+			dist = q->os >= m->oe ? (int)(q->os - m->oe) :
+			    q->oe <= m->os ? (int)(m->os - q->oe) : 0;
+			if (q->clause != m->clause)
+				dist += 100000;
+			if (dist < best) {
+				best = dist;
+				cue = (int)k;
+				d = qk == K_CUE_IMPORT ? DIR_IMPORT : DIR_EXPORT;
+				how = "cue";
 			}
 		}
-		if (dropped != NULL) {
-			if (json_array_size(dropped) > 0)
-				json_object_set_new(res, "dropped", dropped);
-			else
-				json_decref(dropped);
+		if (p->fixed_dir != DIR_UNKNOWN) {
+			d = p->fixed_dir;
+			how = "term";
+			cue = -1;
+		}
+		if (d == DIR_UNKNOWN && p->needs_cue) {
+			if (add_drop(c, (int)i, -1, "no direction cue in its "
+			    "sentence") == -1)
+				goto oom;
+			continue;
+		}
+		for (a = 1; d == DIR_UNKNOWN && a <= t->carry &&
+		    m->sent - a >= 0; a++)
+			if (sdir[m->sent - a]) {
+				d = (enum cls_dir)sdir[m->sent - a];
+				how = "carried";
+			}
+		/*
+		 * A mention nothing gives a direction is kept, as unknown,
+		 * only where its own sentence speaks of trade: "rebar" in a
+		 * quote or "timber" that workers cut is not traded.
+		 */
+		if (d == DIR_UNKNOWN && !strade[m->sent] &&
+		    t->cats[p->target].default_dir == DIR_UNKNOWN &&
+		    t->cats[p->target].cite[DIR_ANY].n == 0) {
+			if (add_drop(c, (int)i, -1, "no direction and no trade "
+			    "cue in its sentence") == -1)
+				goto oom;
+			continue;
+		}
+		for (a = -1; a < 4; a++) {
+			int cat = a < 0 ? p->target : p->also[a];
+			struct mention *mn;
+
+			if (cat < 0)
+				break;
+			if (reserve((void **)&c->men, &c->capmen, c->nmen + 1,
+			    sizeof(*mn)) == -1)
+				goto oom;
+			mn = &c->men[c->nmen++];
+			mn->m = (int)i;
+			mn->cat = cat;
+			mn->dir = d;
+			mn->how = how;
+			mn->cue = cue;
+			mn->primary = a < 0;
+			if (d == DIR_UNKNOWN &&
+			    t->cats[cat].default_dir != DIR_UNKNOWN) {
+				mn->dir = t->cats[cat].default_dir;
+				mn->how = "default";
+			}
+			if (mn->dir != DIR_UNKNOWN)
+				c->catknown[cat] = 1;
 		}
 	}
 
 	/* Commodities: a category with a known direction drops unknown. */
-	if (trade) {
-		for (i = 0; i < c->nmen; i++) {
-			const struct mention *mn = &c->men[i];
-			const struct match *m = &c->m[mn->m];
-			const struct cls_pat *p = &t->pats[m->pat];
-			const struct cls_category *cat = &t->cats[mn->cat];
-			json_t *tag;
-			char because[96];
-			int d;
+	c->nhits = c->ncites = 0;
+	for (i = 0; trade && i < c->nmen; i++) {
+		const struct mention *mn = &c->men[i];
+		const struct cls_pat *p = &t->pats[c->m[mn->m].pat];
+		const struct cls_category *cat = &t->cats[mn->cat];
+		int d;
 
-			if (mn->dir == DIR_UNKNOWN) {
-				for (j = 0; j < c->nmen; j++)
-					if (c->men[j].cat == mn->cat &&
-					    c->men[j].dir != DIR_UNKNOWN)
-						break;
-				if (j < c->nmen)
-					continue;
-			}
-			tag = get_tag(fac[0], cat->id, cls_dir_names[mn->dir]);
-			add_evidence(tag, body, m);
-			if (flags & YL_CLS_EXPLAIN) {
-				json_t *x = json_object();
+		if (mn->dir == DIR_UNKNOWN && c->catknown[mn->cat])
+			continue;
+		if (add_hit(c, F_COMMODITIES, mn->cat, mn->dir, mn->m, mn->cue,
+		    mn->how) == -1)
+			goto oom;
+		if (mn->dir == DIR_UNKNOWN) {
+			/* Joint ventures cite in any direction. */
+			const struct cls_cites *cs = &cat->cite[DIR_ANY];
 
-				json_object_set_new(x, "term",
-				    json_string(p->written));
-				json_object_set_new(x, "at", json_integer(m->os));
-				json_object_set_new(x, "direction_from",
-				    json_string(mn->how));
-				if (mn->cue >= 0)
-					json_object_set_new(x, "cue", evidence(
-					    body, &c->m[mn->cue]));
-				explain_add(tag, x);
-			}
-			if (mn->dir == DIR_UNKNOWN) {
-				/* Joint ventures cite in any direction. */
-				const struct cls_cites *cs = &cat->cite[DIR_ANY];
+			for (j = 0; j < (size_t)cs->n; j++)
+				if (add_cite(c, cs->v[j], 0, mn->cat,
+				    DIR_UNKNOWN, &relevance) == -1)
+					goto oom;
+			if (cs->n == 0 && cat->covered && relevance < 2)
+				relevance = 2;
+			continue;
+		}
+		for (d = mn->dir; ; d = DIR_ANY) {
+			const struct cls_cites *cs = &cat->cite[d];
 
-				for (j = 0; j < (size_t)cs->n; j++) {
-					cite(provs, t, cs->v[j], cat->id);
-					relevance = t->provs[cs->v[j]].ban ? 3 :
-					    relevance < 2 ? 2 : relevance;
-				}
-				if (cs->n == 0 && cat->covered && relevance < 2)
-					relevance = 2;
-				continue;
-			}
-			snprintf(because, sizeof(because), "%s/%s", cat->id,
-			    cls_dir_names[mn->dir]);
-			for (d = mn->dir; ; d = DIR_ANY) {
-				const struct cls_cites *cs = &cat->cite[d];
-
-				if (mn->primary && p->cite[d].set)
-					cs = &p->cite[d];
-				for (j = 0; j < (size_t)cs->n; j++) {
-					cite(provs, t, cs->v[j], because);
-					if (t->provs[cs->v[j]].ban)
-						relevance = 3;
-					else if (relevance < 2)
-						relevance = 2;
-				}
-				if (d == DIR_ANY)
-					break;
-			}
+			if (mn->primary && p->cite[d].set)
+				cs = &p->cite[d];
+			for (j = 0; j < (size_t)cs->n; j++)
+				if (add_cite(c, cs->v[j], 0, mn->cat, mn->dir,
+				    &relevance) == -1)
+					goto oom;
+			if (d == DIR_ANY)
+				break;
 		}
 	}
 
@@ -859,107 +1073,82 @@ yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
 	for (i = 0; i < c->nm; i++) {
 		const struct match *m = &c->m[i];
 		const struct cls_pat *p = &t->pats[m->pat];
-		const struct cls_named *nm = NULL;
-		json_t *arr = NULL, *tag;
+		const struct cls_named *nm;
+		int f, bkind = -1;
 
 		switch (p->kind) {
 		case K_COUNTRY:
 			if (!trade)
 				continue;
+			f = F_COUNTRIES;
 			nm = &t->countries[p->target];
-			arr = fac[1];
 			break;
 		case K_CROSSING:
 			if (!trade)
 				continue;
+			f = F_CROSSINGS;
 			nm = &t->crossings[p->target];
-			arr = fac[2];
-			if (p->country >= 0)
-				add_evidence(get_tag(fac[1],
-				    t->countries[p->country].id, NULL), body,
-				    m);
+			if (p->country >= 0 && add_hit(c, F_COUNTRIES,
+			    p->country, -1, (int)i, -1, NULL) == -1)
+				goto oom;
 			break;
 		case K_MODE:
 			if (!trade)
 				continue;
+			f = F_MODES;
 			nm = &t->modes[p->target];
-			arr = fac[3];
 			break;
 		case K_METHOD:
+			f = F_METHODS;
 			nm = &t->methods[p->target];
-			arr = fac[4];
+			bkind = 1;
 			break;
 		case K_ENTITY:
+			f = F_ENTITIES;
 			nm = &t->entities[p->target];
-			arr = fac[5];
+			bkind = 2;
 			if (nm->designated && trade && relevance < 2)
 				relevance = 2;
 			break;
 		default:
 			continue;
 		}
-		tag = get_tag(arr, nm->id, NULL);
-		add_evidence(tag, body, m);
-		if ((flags & YL_CLS_EXPLAIN) && json_object_get(tag,
-		    "explain") == NULL) {
-			json_t *x = json_object();
-
-			json_object_set_new(x, "term", json_string(p->written));
-			if (p->kind == K_ENTITY && nm->designated)
-				json_object_set_new(x, "designated",
-				    json_true());
-			explain_add(tag, x);
-		}
-		for (j = 0; j < (size_t)nm->cite.n; j++) {
-			cite(provs, t, nm->cite.v[j], nm->id);
-			if (t->provs[nm->cite.v[j]].ban)
-				relevance = 3;
-			else if (relevance < 2)
-				relevance = 2;
-		}
+		if (add_hit(c, f, p->target, -1, (int)i, -1, NULL) == -1)
+			goto oom;
+		for (j = 0; j < (size_t)nm->cite.n; j++)
+			if (add_cite(c, nm->cite.v[j], bkind, p->target, -1,
+			    &relevance) == -1)
+				goto oom;
 	}
 	if (trade && relevance < 1)
 		relevance = 1;
-
-	for (j = 0; j < 6; j++)
-		sort_tags(fac[j]);
-	{
-		json_t *sanc = json_object(), *plist = json_array();
-		const char **ids;
-		size_t n = json_object_size(provs), k = 0;
-		const char *key;
-		json_t *v;
-
-		ids = calloc(n + 1, sizeof(*ids));
-		json_object_foreach(provs, key, v)
-			if (ids)
-				ids[k++] = key;
-		if (ids)
-			qsort(ids, k, sizeof(*ids), cmp_str_ptr);
-		for (j = 0; j < k; j++) {
-			json_t *p = json_object(), *bec = json_object_get(provs,
-			    ids[j]);
-
-			json_object_set_new(p, "id", json_string(ids[j]));
-			json_object_set(p, "because", bec);
-			json_array_append_new(plist, p);
-		}
-		free(ids);
-		json_object_set_new(sanc, "relevance",
-		    json_string(rel_names[relevance]));
-		json_object_set_new(sanc, "provisions", plist);
-		json_object_set_new(tags, "sanctions", sanc);
-	}
-	*out = res;
-	res = NULL;
+	render(c, relevance, flags);
+	if (c->out.oom)
+		goto oom;
+	*out = c->out.p;
+	*outlen = c->out.len;
 	rc = 0;
 	goto done;
 oom:
 	snprintf(err, errsz, "out of memory");
 done:
-	json_decref(res);
-	json_decref(provs);
-	free(sdir);
-	free(strade);
+	memset(c->catknown, 0, t->ncats);
 	return rc;
+}
+
+int
+yl_cls_run(struct yl_cls *c, const char *body, size_t len, int flags,
+    json_t **out, char *err, size_t errsz)
+{
+	const char *s;
+	size_t n;
+	json_error_t jerr;
+
+	if (yl_cls_run_text(c, body, len, flags, &s, &n, err, errsz) == -1)
+		return -1;
+	if ((*out = json_loadb(s, n, 0, &jerr)) == NULL) {
+		snprintf(err, errsz, "internal error: %s", jerr.text);
+		return -1;
+	}
+	return 0;
 }

@@ -122,3 +122,20 @@ yl_buf_free(struct yl_buf *b)
 	free(b->p);
 	memset(b, 0, sizeof(*b));
 }
+
+void
+yl_buf_u64(struct yl_buf *b, unsigned long long v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (reserve(b, (size_t)n) == -1)
+		return;
+	while (n > 0)
+		b->p[b->len++] = tmp[--n];
+	b->p[b->len] = '\0';
+}

@@ -18,7 +18,7 @@ printf '\xff\xfe binary \x00 junk' > "$tmp/bin.txt"
 : > "$tmp/empty.txt"
 head -c $((50 * 1024 * 1024)) /dev/zero | tr '\0' 'a' > "$tmp/big.txt"
 printf '%s\n' '{"id":"j1","body":"Coal was exported from Nampo to China."}' \
-	'{"id":"j2","body":' '{"id":"j3"}' '{"id":"j4","body":"Nothing about trade at all."}' \
+	'{"id":"j2","body":' '{"id":"j3"}' '{"id":"j4","body":"A music festival was held in Pyongyang on Sunday."}' \
 	'{"id":"j5","body":"bad \u0000 nul"}' > "$tmp/r.jsonl"
 
 # Good files: one JSON object per report, in input order.

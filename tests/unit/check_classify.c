@@ -144,7 +144,7 @@ END_TEST
 
 START_TEST(test_direction_from_nearest_cue_in_sentence)
 {
-	json_t *res = run("They imported diesel, and crab was prepared for "
+	json_t *res = run("They imported diesel; later crab was prepared for "
 	    "export.");
 	char buf[256];
 
@@ -160,11 +160,11 @@ END_TEST
 START_TEST(test_direction_carried_from_previous_sentence_only)
 {
 	json_t *res = run("Crab was sold for export. Salted pollack too.\n\n"
-	    "Trading was slow. Later they talked. Diesel was scarce.");
+	    "Later they talked. Diesel trading was slow.");
 	char buf[256];
 
 	labels(res, "commodities", buf, sizeof(buf));
-	/* Diesel is three sentences away from any cue: unknown, medium. */
+	/* Diesel is two sentences away from any cue: unknown, medium. */
 	ck_assert_str_eq(buf, "petroleum/unknown seafood/export");
 	json_decref(res);
 }

@@ -22,6 +22,8 @@ void	yl_buf_printf(struct yl_buf *, const char *fmt, ...)
  * escaped).
  */
 void	yl_buf_json(struct yl_buf *, const char *s, size_t len);
+/* Appends a decimal number (no printf on the hot path). */
+void	yl_buf_u64(struct yl_buf *, unsigned long long);
 void	yl_buf_reset(struct yl_buf *);
 void	yl_buf_free(struct yl_buf *);
 
