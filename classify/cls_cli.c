@@ -260,8 +260,7 @@ cls_for_each_input(char **files, int nfiles, size_t max_body,
 		ungetc(c, stdin);
 		if (c == '{')
 			return each_line(stdin, "stdin", max_body, fn, arg);
-		files = (char *[]){ "-" };
-		nfiles = 1;
+		return each_file("-", max_body, fn, arg);
 	}
 	for (i = 0; i < nfiles; i++) {
 		DIR *d;
