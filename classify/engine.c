@@ -285,6 +285,31 @@ cmp_overlap(const void *a, const void *b, const struct yl_tax *t)
 
 static const struct yl_tax *sort_tax;	/* qsort has no context argument */
 
+/*
+ * Sorts like qsort; insertion sort for the short arrays of one report,
+ * where qsort's set-up costs more than the sorting.
+ */
+static void
+sort_small(void *base, size_t n, size_t sz, int (*cmp)(const void *,
+    const void *))
+{
+	char *v = base, tmp[64];
+	size_t i, j;
+
+	if (n > 48 || sz > sizeof(tmp)) {
+		qsort(base, n, sz, cmp);
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		if (cmp(v + (i - 1) * sz, v + i * sz) <= 0)
+			continue;
+		memcpy(tmp, v + i * sz, sz);
+		for (j = i; j > 0 && cmp(v + (j - 1) * sz, tmp) > 0; j--)
+			memcpy(v + j * sz, v + (j - 1) * sz, sz);
+		memcpy(v + j * sz, tmp, sz);
+	}
+}
+
 static int
 cmp_overlap_q(const void *a, const void *b)
 {
@@ -722,9 +747,9 @@ render(struct yl_cls *c, int relevance, int flags)
 	size_t i, j;
 	int f, explain = flags & YL_CLS_EXPLAIN;
 
-	qsort(c->hits, c->nhits, sizeof(*c->hits), cmp_hit);
+	sort_small(c->hits, c->nhits, sizeof(*c->hits), cmp_hit);
 	cite_ctx = c;
-	qsort(c->cites, c->ncites, sizeof(*c->cites), cmp_cite);
+	sort_small(c->cites, c->ncites, sizeof(*c->cites), cmp_cite);
 	yl_buf_reset(o);
 	yl_buf_str(o, "{\"ruleset\":");
 	yl_buf_json(o, t->ruleset, strlen(t->ruleset));
@@ -732,7 +757,9 @@ render(struct yl_cls *c, int relevance, int flags)
 	for (f = 0, i = 0; f < F_N; f++) {
 		int ntags = 0;
 
-		yl_buf_printf(o, "%s\"%s\":[", f ? "," : "", facet_names[f]);
+		yl_buf_str(o, f ? ",\"" : "\"");
+		yl_buf_str(o, facet_names[f]);
+		yl_buf_str(o, "\":[");
 		while (i < c->nhits && c->hits[i].facet == f) {
 			const struct hit *h = &c->hits[i];
 			const char *id = facet_id(t, f, h->id);
@@ -777,10 +804,14 @@ render(struct yl_cls *c, int relevance, int flags)
 					    "{\"term\":");
 					yl_buf_json(o, p->written,
 					    strlen(p->written));
-					yl_buf_printf(o, ",\"at\":%u", m->os);
-					if (x->how != NULL)
-						yl_buf_printf(o, ",\"direction_"
-						    "from\":\"%s\"", x->how);
+					yl_buf_str(o, ",\"at\":");
+					yl_buf_u64(o, m->os);
+					if (x->how != NULL) {
+						yl_buf_str(o, ",\"direction_"
+						    "from\":\"");
+						yl_buf_str(o, x->how);
+						yl_buf_str(o, "\"");
+					}
 					if (x->cue >= 0) {
 						yl_buf_str(o, ",\"cue\":");
 						put_evidence(o, c->body,
@@ -799,8 +830,9 @@ render(struct yl_cls *c, int relevance, int flags)
 		}
 		yl_buf_add(o, "]", 1);
 	}
-	yl_buf_printf(o, ",\"sanctions\":{\"relevance\":\"%s\","
-	    "\"provisions\":[", rel_names[relevance]);
+	yl_buf_str(o, ",\"sanctions\":{\"relevance\":\"");
+	yl_buf_str(o, rel_names[relevance]);
+	yl_buf_str(o, "\",\"provisions\":[");
 	for (i = 0; i < c->ncites; ) {
 		const struct cite_ent *e = &c->cites[i];
 		const char *pid = t->provs[e->prov].id;
@@ -816,12 +848,13 @@ render(struct yl_cls *c, int relevance, int flags)
 			    b->bid == c->cites[j - 1].bid &&
 			    b->bdir == c->cites[j - 1].bdir)
 				continue;
-			if (b->bkind == 0 && b->bdir > 0)
-				yl_buf_printf(o, "%s\"%s/%s\"", nb++ ? "," : "",
-				    because_id(t, b), cls_dir_names[b->bdir]);
-			else
-				yl_buf_printf(o, "%s\"%s\"", nb++ ? "," : "",
-				    because_id(t, b));
+			yl_buf_str(o, nb++ ? ",\"" : "\"");
+			yl_buf_str(o, because_id(t, b));
+			if (b->bkind == 0 && b->bdir > 0) {
+				yl_buf_add(o, "/", 1);
+				yl_buf_str(o, cls_dir_names[b->bdir]);
+			}
+			yl_buf_add(o, "\"", 1);
 		}
 		yl_buf_str(o, "]}");
 		i = j;
@@ -896,12 +929,12 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		struct match *m = &c->m[i];
 
 		m->os = c->norm.start[m->ns];
-		m->oe = c->norm.end[m->ne - 1];
+		m->oe = (uint32_t)yl_norm_orig_end(&c->norm, body, m->ne - 1);
 		if (t->pats[m->pat].kind == K_CUE_CLAUSE &&
 		    push_break(&c->cb, &c->ncb, &c->capcb, m->os) == -1)
 			goto oom;
 	}
-	qsort(c->cb, c->ncb, sizeof(*c->cb), cmp_u32);
+	sort_small(c->cb, c->ncb, sizeof(*c->cb), cmp_u32);
 	qsort(c->m, c->nm, sizeof(*c->m), cmp_start);
 
 	if (reserve((void **)&c->sdir, &c->capsdir, c->nsb + 1,

@@ -62,7 +62,7 @@ grow(struct yl_norm *n, size_t need)
 {
 	size_t cap;
 	char *s;
-	uint32_t *a, *b;
+	uint32_t *a;
 
 	if (need + 1 <= n->cap)
 		return 0;
@@ -75,9 +75,6 @@ grow(struct yl_norm *n, size_t need)
 	if ((a = realloc(n->start, cap * sizeof(*a))) == NULL)
 		return -1;
 	n->start = a;
-	if ((b = realloc(n->end, cap * sizeof(*b))) == NULL)
-		return -1;
-	n->end = b;
 	n->cap = cap;
 	return 0;
 }
@@ -132,24 +129,23 @@ yl_norm_text(struct yl_norm *n, const char *src, size_t len, size_t *badpos)
 		int bc = 0;
 
 		if (p[i] < 0x80) {
-			unsigned char c = ascii_fold[p[i]];
+			/* The hot loop: ASCII runs, with local pointers. */
+			char *ds = n->s;
+			uint32_t *dst = n->start;
 
-			if (c == 0) {
-				if (!space) {
-					n->s[o] = ' ';
-					n->start[o] = (uint32_t)i;
-					n->end[o] = (uint32_t)i + 1;
-					o++;
+			do {
+				unsigned char c = ascii_fold[p[i]];
+
+				if (c != 0) {
+					ds[o] = (char)c;
+					dst[o++] = (uint32_t)i;
+					space = 0;
+				} else if (!space) {
+					ds[o] = ' ';
+					dst[o++] = (uint32_t)i;
 					space = 1;
 				}
-			} else {
-				n->s[o] = (char)c;
-				n->start[o] = (uint32_t)i;
-				n->end[o] = (uint32_t)i + 1;
-				o++;
-				space = 0;
-			}
-			i++;
+			} while (++i < len && p[i] < 0x80);
 			continue;
 		}
 		clen = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
@@ -164,7 +160,6 @@ yl_norm_text(struct yl_norm *n, const char *src, size_t len, size_t *badpos)
 			for (k = 0; k < clen; k++, o++) {
 				n->s[o] = (char)p[i + (size_t)k];
 				n->start[o] = (uint32_t)i;
-				n->end[o] = (uint32_t)(i + (size_t)clen);
 			}
 			space = 0;
 			i += (size_t)clen;
@@ -202,7 +197,6 @@ yl_norm_text(struct yl_norm *n, const char *src, size_t len, size_t *badpos)
 			for (j = 0; j < m; j++, o++) {
 				n->s[o] = (char)enc[j];
 				n->start[o] = (uint32_t)i;
-				n->end[o] = (uint32_t)(i + (size_t)clen);
 			}
 		}
 		i += (size_t)clen;
@@ -210,6 +204,15 @@ yl_norm_text(struct yl_norm *n, const char *src, size_t len, size_t *badpos)
 	n->s[o] = '\0';
 	n->len = o;
 	return 0;
+}
+
+size_t
+yl_norm_orig_end(const struct yl_norm *n, const char *src, size_t i)
+{
+	unsigned char c = (unsigned char)src[n->start[i]];
+	size_t l = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+
+	return n->start[i] + l;
 }
 
 char *
@@ -244,6 +247,5 @@ yl_norm_clear(struct yl_norm *n)
 {
 	free(n->s);
 	free(n->start);
-	free(n->end);
 	memset(n, 0, sizeof(*n));
 }
