@@ -41,6 +41,8 @@ usage(FILE *fp)
 "                     compared in UTC\n"
 "  --until T          dated T or earlier, T included: --until 2026-11-30\n"
 "                     takes the whole day, --until 2026-11 the whole month\n"
+"                     (with --since or --until, a report with no ISO date\n"
+"                     in published_at or received_at is left out)\n"
 "  --text WORDS       title or body contains every word (full-text search;\n"
 "                     case and accents do not matter; word* is a prefix)\n"
 "  --limit N          at most N reports\n"
