@@ -9,11 +9,13 @@
  * Each of N DEALER sockets carries one request at a time, REQ style (an
  * empty delimiter frame first), so N reports are in flight. Every report
  * gets one line on stdout, "<file>: ok <id>" or "<file>: err <reason>"
- * (jsonl: "<file>:<line>: ..."), in the order the answers come. Exit 1 if
- * any report was refused or timed out.
+ * (jsonl: "<file>:<line>: ..."), in the order the answers come. Once a
+ * report has timed out, the rest are not sent ("err not sent: ..."). Exit 1
+ * if any report was refused, timed out or not sent.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +33,8 @@
 struct job {
 	char	*label;
 	size_t	 n;
-	char	*data[16];
-	size_t	 len[16];
+	char	*data[32];
+	size_t	 len[32];
 };
 
 /* Walks the files, yielding one job per report. */
@@ -110,12 +112,16 @@ has_suffix(const char *name, const char *suf)
 	return n > s && strcmp(name + n - s, suf) == 0;
 }
 
-static void
-local_error(struct feeder *fd, const char *label, const char *fmt,
-    const char *arg)
+/* A report that could not even be sent: one line, like an answer. */
+static void __attribute__((format(printf, 3, 4)))
+local_error(struct feeder *fd, const char *label, const char *fmt, ...)
 {
+	va_list ap;
+
 	printf("%s: err ", label);
-	printf(fmt, arg);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
 	printf("\n");
 	fflush(stdout);
 	fd->failed = 1;
@@ -207,10 +213,10 @@ next_job(struct feeder *fd, struct job *j)
 		for (fd->next = 0; fd->next < fd->nfiles; fd->next++) {
 			const char *f = fd->files[fd->next];
 
-			if (j->n == 16 ||
+			if (j->n == 32 ||
 			    (j->data[j->n] = slurp(f, &j->len[j->n])) == NULL) {
 				local_error(fd, f, "cannot read: %s", j->n == 16 ?
-				    "more than 16 frames" : strerror(errno));
+				    "more than 32 frames" : strerror(errno));
 				job_clear(j);
 				fd->next = fd->nfiles + 1;
 				return 0;
@@ -337,7 +343,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: yalu submit [--endpoint E] [--parallel N] "
-	    "[--timeout S] FILE...\n"
+	    "[--timeout S] [--raw] FILE...\n"
 	    "  FILE        .txt (one report, title = file name), .json (one "
 	    "report object)\n"
 	    "              or .jsonl (one report object per line)\n"
@@ -369,7 +375,7 @@ ing_cmd_submit(int argc, char **argv)
 	void *ctx;
 	long v;
 	int ch, parallel = 4, timeout = 120, nsl, i, busy, more = 1, rc;
-	int failed = 0;
+	int failed = 0, gone = 0;
 
 	memset(&fd, 0, sizeof(fd));
 	if (endpoint == NULL || *endpoint == '\0')
@@ -429,6 +435,23 @@ ing_cmd_submit(int argc, char **argv)
 	for (;;) {
 		long long now = yl_now_ms(), wait = 1000;
 
+		/*
+		 * After a timeout the daemon is taken to be gone: the reports
+		 * not yet sent are answered here rather than each waiting out
+		 * its own timeout.
+		 */
+		while (gone && more) {
+			struct job j;
+
+			if ((rc = next_job(&fd, &j)) <= 0) {
+				more = 0;
+				break;
+			}
+			printf("%s: err not sent: no answer from %s\n", j.label,
+			    endpoint);
+			failed = 1;
+			job_clear(&j);
+		}
 		/* Give every idle socket a report. */
 		for (i = 0; i < nsl && more; i++) {
 			if (sl[i].busy || sl[i].sock == NULL)
@@ -480,6 +503,7 @@ ing_cmd_submit(int argc, char **argv)
 				    endpoint);
 				fflush(stdout);
 				failed = 1;
+				gone = 1;
 				/* A late answer must not meet the next job. */
 				zmq_close(sl[i].sock);
 				if ((sl[i].sock = dealer(ctx, endpoint,
