@@ -8,7 +8,7 @@ YALU_DEBS=(
 	libvectorscan-dev libutf8proc-dev libjansson-dev libyaml-dev
 	librdkafka-dev libzmq3-dev libsqlite3-dev libmicrohttpd-dev
 	libsystemd-dev check
-	kcat sqlite3 curl
+	kcat sqlite3 curl jq time
 	default-jre-headless maven
 )
 
