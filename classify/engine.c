@@ -296,6 +296,8 @@ sort_small(void *base, size_t n, size_t sz, int (*cmp)(const void *,
 	char *v = base, tmp[64];
 	size_t i, j;
 
+	if (n < 2)
+		return;		/* qsort may not take a NULL base, even empty */
 	if (n > 48 || sz > sizeof(tmp)) {
 		qsort(base, n, sz, cmp);
 		return;
@@ -935,7 +937,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			goto oom;
 	}
 	sort_small(c->cb, c->ncb, sizeof(*c->cb), cmp_u32);
-	qsort(c->m, c->nm, sizeof(*c->m), cmp_start);
+	sort_small(c->m, c->nm, sizeof(*c->m), cmp_start);
 
 	if (reserve((void **)&c->sdir, &c->capsdir, c->nsb + 1,
 	    sizeof(int)) == -1 || reserve((void **)&c->strade, &c->capstrade,
