@@ -937,7 +937,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			goto oom;
 	}
 	sort_small(c->cb, c->ncb, sizeof(*c->cb), cmp_u32);
-	sort_small(c->m, c->nm, sizeof(*c->m), cmp_start);
+	if (c->nm > 1)
+		qsort(c->m, c->nm, sizeof(*c->m), cmp_start);
 
 	if (reserve((void **)&c->sdir, &c->capsdir, c->nsb + 1,
 	    sizeof(int)) == -1 || reserve((void **)&c->strade, &c->capstrade,
