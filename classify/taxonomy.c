@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "yalu/conf.h"
 #include "yalu/norm.h"
@@ -723,9 +725,92 @@ check_duplicates(struct loader *ld)
 	free(idx);
 }
 
+/*
+ * Compiling a few thousand literals takes about 0.1 s, longer than
+ * classifying a report, so `yalu classify FILE` would mostly compile. The
+ * database is therefore cached, keyed by every pattern's text and the
+ * matcher's version, in $YALU_CACHE, else $XDG_CACHE_HOME/yalu, else
+ * ~/.cache/yalu. No cache directory or a stale file just means compiling.
+ */
+static char	*read_file(const char *, size_t *);
+
+static int
+cache_path(const struct yl_tax *t, char *buf, size_t sz)
+{
+	const char *d = getenv("YALU_CACHE"), *x, *home;
+	char base[3072];
+	uint64_t k = YL_FNV_OFFSET;
+	size_t i;
+
+	if (d == NULL || *d == '\0') {
+		if ((x = getenv("XDG_CACHE_HOME")) != NULL && *x != '\0')
+			snprintf(base, sizeof(base), "%s/yalu", x);
+		else if ((home = getenv("HOME")) != NULL && *home != '\0')
+			snprintf(base, sizeof(base), "%s/.cache/yalu", home);
+		else
+			return -1;
+		d = base;
+	}
+	k = yl_hash64(k, hs_version(), strlen(hs_version()));
+	for (i = 0; i < t->npats; i++)
+		k = yl_hash64(k, t->pats[i].text, t->pats[i].len + 1);
+	if ((size_t)snprintf(buf, sz, "%s/taxonomy-%016llx.hsdb", d,
+	    (unsigned long long)k) >= sz)
+		return -1;
+	return 0;
+}
+
+static int
+cache_load(struct yl_tax *t, const char *path)
+{
+	size_t len = 0;
+	char *bytes = read_file(path, &len);
+	int rc = -1;
+
+	if (bytes != NULL && len > 0 &&
+	    hs_deserialize_database(bytes, len, &t->db) == HS_SUCCESS)
+		rc = 0;
+	free(bytes);
+	return rc;
+}
+
+/* Best effort: write to a temporary name, then rename into place. */
+static void
+cache_store(const struct yl_tax *t, const char *path)
+{
+	char *bytes = NULL, tmp[4200], dir[4096], *slash;
+	size_t len = 0;
+	FILE *fp;
+
+	if (hs_serialize_database(t->db, &bytes, &len) != HS_SUCCESS)
+		return;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if ((slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			mkdir(dir, 0700);	/* ~/.cache */
+			*slash = '/';
+		}
+		mkdir(dir, 0700);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if ((fp = fopen(tmp, "wb")) != NULL) {
+		int ok = fwrite(bytes, 1, len, fp) == len;
+
+		if (fclose(fp) == 0 && ok)
+			rename(tmp, path);
+		unlink(tmp);
+	}
+	free(bytes);
+}
+
 static int
 compile(struct loader *ld)
 {
+	char cpath[4096];
+	int cached;
+
 	struct yl_tax *t = ld->t;
 	const char **exprs;
 	unsigned *ids, *flags;
@@ -733,6 +818,9 @@ compile(struct loader *ld)
 	hs_compile_error_t *cerr = NULL;
 	int rc = -1;
 
+	cached = cache_path(t, cpath, sizeof(cpath)) == 0;
+	if (cached && cache_load(t, cpath) == 0)
+		return 0;
 	exprs = calloc(t->npats, sizeof(*exprs));
 	ids = calloc(t->npats, sizeof(*ids));
 	flags = calloc(t->npats, sizeof(*flags));
@@ -749,8 +837,11 @@ compile(struct loader *ld)
 			yl_errs_add(&ld->errs, "taxonomy", 0, 0, "cannot compile "
 			    "the terms: %s", cerr ? cerr->message : "?");
 			hs_free_compile_error(cerr);
-		} else
+		} else {
 			rc = 0;
+			if (cached)
+				cache_store(t, cpath);
+		}
 	}
 	free(exprs);
 	free(ids);
