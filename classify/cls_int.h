@@ -17,8 +17,16 @@ enum cls_kind {
 	K_COMMODITY, K_COUNTRY, K_CROSSING, K_ENTITY, K_IGNORE,	/* tags */
 	K_MODE, K_METHOD,					/* transport */
 	K_CUE_IMPORT, K_CUE_EXPORT, K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE,
+	K_CUE_UNSURE,
 	K_NKINDS
 };
+
+/*
+ * The target of an import or export cue listed under import_weak or
+ * export_weak: it gives a direction but does not by itself make a report
+ * about trade ("from abroad", "to North Korea" also fill travel news).
+ */
+#define CLS_CUE_WEAK	1
 
 /* Overlapping matches compete only within a layer. */
 static inline int
@@ -50,6 +58,8 @@ struct cls_pat {
 	struct cls_cites cite[4];	/* by enum cls_dir */
 	enum cls_dir	 fixed_dir;	/* DIR_UNKNOWN: none */
 	int		 needs_cue;
+	int		 needs_sale;	/* a transport word that is goods only
+					   where it is sold or bought */
 	int		 country;	/* crossing terms: country index, -1 */
 };
 

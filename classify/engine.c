@@ -21,6 +21,8 @@ struct match {
 	int		pat;
 	int		layer;		/* see cls_layer() */
 	int		sent, clause;
+	int		dir;		/* direction it gives as a cue, 0 */
+	int		weak;		/* that direction alone is no trade */
 };
 
 /* A tag occurrence: one piece of evidence for (facet, id, direction). */
@@ -46,9 +48,11 @@ struct mention {
 	int		 m;		/* match index */
 	int		 cat;
 	enum cls_dir	 dir;
-	const char	*how;		/* term, cue, carried, default, none */
+	const char	*how;		/* term, cue, place, origin, unsure,
+					   earlier, carried, default, none */
 	int		 cue;		/* match index of the deciding cue, -1 */
 	int		 primary;	/* the term's own category, not also */
+	int		 pat;		/* the pattern of its category */
 };
 
 struct yl_cls {
@@ -69,10 +73,12 @@ struct yl_cls {
 	size_t			 ncites, capcites;
 	struct drop		*drops;
 	size_t			 ndrops, capdrops;
-	int			*sdir, *strade;	/* per sentence */
-	size_t			 capsdir, capstrade;
+	int			*sdir, *sflag;	/* per sentence */
+	size_t			 capsdir, capsflag;
 	size_t			*sfirst;	/* first match of each sentence */
 	size_t			 capsfirst;
+	size_t			*cm;		/* the commodity matches, in order */
+	size_t			 ncm, capcm;
 	unsigned char		*catknown;	/* per category, this report */
 	int			*rank[6];	/* alphabetical rank per facet */
 	int			*prov_rank;
@@ -188,8 +194,9 @@ yl_cls_free(struct yl_cls **pc)
 	free(c->cites);
 	free(c->drops);
 	free(c->sfirst);
+	free(c->cm);
 	free(c->sdir);
-	free(c->strade);
+	free(c->sflag);
 	free(c->catknown);
 	for (i = 0; i < 6; i++)
 		free(c->rank[i]);
@@ -411,11 +418,33 @@ static const char *const abbrevs[] = {
 	"etc", "approx", "jr", "prof", "capt", "maj", "cmdr", "adm", NULL
 };
 
+/*
+ * abbrevs[] by first letter, built on first use: a sentence end is tested
+ * against the few that share its first letter, not against all of them.
+ */
+#define ABBREV_PER_LETTER	8
+static const char *abbrev_by[26][ABBREV_PER_LETTER + 1];
+static int abbrev_indexed;
+
+static void
+abbrev_index(void)
+{
+	size_t i, n[26] = { 0 };
+
+	for (i = 0; abbrevs[i] != NULL; i++) {
+		int k = abbrevs[i][0] - 'a';
+
+		if (n[k] < ABBREV_PER_LETTER)
+			abbrev_by[k][n[k]++] = abbrevs[i];
+	}
+}
+
 static int
 is_abbrev(const char *body, size_t dot)
 {
 	size_t b = dot, l, i;
 	char w[8];
+	const char *const *v;
 
 	while (b > 0 && (is_word((unsigned char)body[b - 1]) ||
 	    body[b - 1] == '.'))
@@ -432,8 +461,14 @@ is_abbrev(const char *body, size_t dot)
 	for (i = 0; i < l; i++)
 		w[i] = (char)(body[b + i] | 0x20);
 	w[l] = '\0';
-	for (i = 0; abbrevs[i] != NULL; i++)
-		if (abbrevs[i][0] == w[0] && strcmp(w, abbrevs[i]) == 0)
+	if (w[0] < 'a' || w[0] > 'z')
+		return 0;
+	if (!abbrev_indexed) {
+		abbrev_index();
+		abbrev_indexed = 1;
+	}
+	for (v = abbrev_by[w[0] - 'a']; *v != NULL; v++)
+		if (strcmp(w, *v) == 0)
 			return 1;
 	return 0;
 }
@@ -573,13 +608,13 @@ cmp_u32(const void *a, const void *b)
 #define NEG_AFTER	0
 
 /*
- * The negation cue that cancels mention m, or -1: one before it in its
- * clause ("did not import any coal"), or within NEG_AFTER bytes after
- * it. A negation that governs a later verb of the clause ("copper that
- * buyers refused to take") is out of reach.
+ * The cue of the given kind that governs mention m, or -1: one before it
+ * in its clause, or within NEG_AFTER bytes after it. So a negation cancels
+ * "did not import any coal", but one that governs a later verb of the
+ * clause ("copper that buyers refused to take") is out of reach.
  */
 static int
-negated_by(const struct yl_cls *c, const struct match *m)
+clause_cue(const struct yl_cls *c, const struct match *m, enum cls_kind kind)
 {
 	size_t i;
 
@@ -587,8 +622,7 @@ negated_by(const struct yl_cls *c, const struct match *m)
 	    i++) {
 		const struct match *q = &c->m[i];
 
-		if (c->t->pats[q->pat].kind != K_CUE_NEG ||
-		    q->clause != m->clause)
+		if (c->t->pats[q->pat].kind != kind || q->clause != m->clause)
 			continue;
 		if (q->oe <= m->os ||
 		    (NEG_AFTER > 0 && q->os >= m->oe &&
@@ -598,8 +632,233 @@ negated_by(const struct yl_cls *c, const struct match *m)
 	return -1;
 }
 
+#define negated_by(c, m)	clause_cue((c), (m), K_CUE_NEG)
+
+/*
+ * The word that ends one space before s[at] (normalized text: lower case,
+ * single spaces): its length, 0 when there is none, and its start in *ws.
+ */
+static size_t
+word_before(const char *s, size_t at, size_t *ws)
+{
+	size_t b;
+
+	if (at < 2 || s[at - 1] != ' ')
+		return 0;
+	for (b = at - 1; b > 0 && is_word((unsigned char)s[b - 1]); b--)
+		;
+	*ws = b;
+	return at - 1 - b;
+}
+
+/* Is s[ws, ws + n) one of the words of v (NULL-terminated)? */
+static int
+in_words(const char *const *v, const char *s, size_t ws, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v[i] != NULL; i++)
+		if (v[i][0] == s[ws] && strncmp(v[i], s + ws, n) == 0 &&
+		    v[i][n] == '\0')
+			return 1;
+	return 0;
+}
+
+static const char *const w_the[] = { "the", "a", "an", NULL };
+static const char *const w_to[] = { "to", NULL };
+static const char *const w_into[] = { "into", NULL };
+static const char *const w_from[] = { "from", NULL };
+static const char *const w_for[] = { "for", NULL };
+static const char *const w_back[] = { "back", NULL };
+static const char *const w_across[] = { "across", NULL };
+/*
+ * "according to China's customs", "close to the Chinese border", and people
+ * who go somewhere: "fled to China", "a trip to Russia".
+ */
+static const char *const to_no_dest[] = { "according", "close", "closer",
+	"next", "near", "nearer", "due", "thanks", "compared", "similar",
+	"relative", "prior", "adjacent", "opposite", "ambassador", "envoy",
+	"fled", "escaped", "defected", "travelled", "traveled", "trip",
+	"trips", "visit", "visits", "moved", NULL };
+/*
+ * "far from China", "20 km from Dandong", and people and firms "from" a
+ * place: "a company from Yanbian" says where the partner is from, not
+ * where goods come from, and people sent back: "repatriated from China".
+ * ("across the river from Changbai": see place_dir().)
+ */
+static const char *const from_no_origin[] = { "away", "far", "apart",
+	"aside", "across", "distance", "km",
+	"kilometres", "kilometers", "miles", "company", "companies", "firm",
+	"firms", "businessman", "businessmen", "businesswoman", "trader",
+	"traders", "merchant", "merchants", "investor", "investors",
+	"partner", "partners", "delegation", "delegations", "official",
+	"officials", "visitor", "visitors", "tourist", "tourists", "source",
+	"sources", "people", "man", "men", "woman", "women", "repatriated",
+	"deported", "fled", "escaped", "defected", NULL };
+/* "bound for Russia" */
+static const char *const for_dest[] = { "bound", "destined", "headed",
+	"heading", NULL };
+
+/*
+ * The direction a place name gives by the word just before it (an article
+ * may stand between): goods "from Dandong" or "from the Chinese side" come
+ * in; goods "to China", "into Russia" or "bound for China" go out; goods
+ * "into Sinuiju" or "back to Nampo", a DPRK place, come in. Only that word
+ * counts, so a place that is the setting ("a trader in Hunchun") gives
+ * nothing; nor does a DPRK place after a bare "to" or "from": ore railed
+ * "from Musan to Chongjin" moves inside the country. 0: no direction.
+ */
+static int
+place_dir(const struct yl_cls *c, const struct match *m, int foreign)
+{
+	const char *s = c->norm.s;
+	size_t ws = 0, ps = 0, n, pn;
+
+	/* Every word looked for (the, an, to, into, from, for) is short. */
+	n = word_before(s, m->ns, &ws);
+	if (n > 0 && n <= 3 && in_words(w_the, s, ws, n))
+		n = word_before(s, ws, &ws);
+	if (n == 0 || n > 4)
+		return 0;
+	pn = word_before(s, ws, &ps);
+	if (in_words(w_into, s, ws, n))
+		return foreign ? DIR_EXPORT : DIR_IMPORT;
+	if (in_words(w_to, s, ws, n)) {
+		if (!foreign)
+			return pn > 0 && in_words(w_back, s, ps, pn) ?
+			    DIR_IMPORT : 0;
+		return pn > 0 && in_words(to_no_dest, s, ps, pn) ? 0 :
+		    DIR_EXPORT;
+	}
+	if (!foreign)
+		return 0;
+	if (in_words(w_from, s, ws, n)) {
+		size_t k, as = ps, an = pn;
+
+		if (pn > 0 && in_words(from_no_origin, s, ps, pn))
+			return 0;
+		/* "lies across the river from Nanping" is the setting */
+		for (k = 0; k < 3 && an > 0; k++, an = word_before(s, as, &as))
+			if (in_words(w_across, s, as, an))
+				return 0;
+		return DIR_IMPORT;
+	}
+	if (in_words(w_for, s, ws, n) && pn > 0 && in_words(for_dest, s, ps,
+	    pn))
+		return DIR_EXPORT;
+	return 0;
+}
+
+/* Words that may stand between an origin and the goods: "Japanese-made". */
+static const char *const origin_link[] = { "made", "brand", "built",
+	"produced", "manufactured", NULL };
+
+/*
+ * The country named right before commodity match i as the goods' origin
+ * ("Chinese rice", "Russian coal", "Japanese-made machine tools"): its
+ * match index, or -1. Foreign-made goods in a DPRK trade report came in,
+ * or pass through; they are never the DPRK's own export.
+ */
+static int
+origin_of(const struct yl_cls *c, size_t i)
+{
+	const struct match *m = &c->m[i];
+	const char *s = c->norm.s;
+	size_t k, ws = 0, n = word_before(s, m->ns, &ws);
+
+	for (k = i; k > c->sfirst[m->sent] && c->m[k - 1].os + 64 >= m->os;
+	    ) {
+		const struct match *q = &c->m[--k];
+
+		if (c->t->pats[q->pat].kind != K_COUNTRY)
+			continue;
+		if ((q->ne + 1 == m->ns && s[q->ne] == ' ') || (n > 0 &&
+		    q->ne + 1 == ws && in_words(origin_link, s, ws, n)))
+			return (int)k;
+	}
+	return -1;
+}
+
+/* Words that make a transport word goods: "has sold two cargo vessels". */
+static const char *const sale_words[] = { "sold", "sell", "sells",
+	"selling", "sale", "sales", "resold", "bought", "buy", "buys",
+	"buying", "purchased", "purchase", "purchases", "purchasing",
+	"acquired", "acquire", "acquires", "acquiring", "acquisition", NULL };
+/*
+ * Words a sale does not reach across: "bought fuel from Russian tankers",
+ * "buys coal and its ships carry it".
+ */
+static const char *const sale_stop[] = { "from", "to", "into", "onto",
+	"with", "for", "in", "on", "at", "by", "via", "and", "or", "but",
+	NULL };
+/* After the word: "the vessels were sold", "ships for sale". */
+static const char *const sold_after[] = { "sold", "resold", "sale", NULL };
+
+/*
+ * Is needs_sale match m bought or sold: a sale word at most five words
+ * before it with no preposition or conjunction between ("has sold two
+ * small cargo vessels to a buyer"), or sold / sale at most two words after
+ * it ("the vessels were sold")? Else it is transport, a mode only.
+ */
+static int
+sold_nearby(const struct yl_cls *c, const struct match *m)
+{
+	const char *s = c->norm.s;
+	size_t at = m->ns, ws = 0, n, k, b, e;
+
+	for (k = 0; k < 5 && (n = word_before(s, at, &ws)) > 0; k++) {
+		if (in_words(sale_words, s, ws, n))
+			return 1;
+		if (in_words(sale_stop, s, ws, n))
+			break;
+		at = ws;
+	}
+	for (k = 0, at = m->ne; k < 2 && at < c->norm.len && s[at] == ' ';
+	    k++, at = e) {
+		for (b = e = at + 1; e < c->norm.len &&
+		    is_word((unsigned char)s[e]); e++)
+			;
+		if (e == b)
+			break;
+		if (in_words(sold_after, s, b, e - b))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The pattern that gives commodity match c->cm[n] its category. A bare
+ * term that the nearest earlier term ending in it puts in another
+ * category takes that term's: "the oil" after "soybean oil" is food.
+ */
+static int
+antecedent(const struct yl_cls *c, size_t n)
+{
+	size_t i = c->cm[n], k;
+	const struct cls_pat *p = &c->t->pats[c->m[i].pat], *q;
+
+	while (n-- > 0) {
+		k = c->cm[n];
+		q = &c->t->pats[c->m[k].pat];
+		if (q->len <= p->len + 1 ||
+		    q->text[q->len - p->len - 1] != ' ' ||
+		    memcmp(q->text + q->len - p->len, p->text, p->len) != 0)
+			continue;
+		return q->target != p->target ? c->m[k].pat : c->m[i].pat;
+	}
+	return c->m[i].pat;
+}
+
 enum { F_COMMODITIES, F_COUNTRIES, F_CROSSINGS, F_MODES, F_METHODS,
     F_ENTITIES, F_N };
+
+/*
+ * What the cues of a sentence say (c->sflag), so that most mentions need
+ * no second look at their sentence.
+ */
+#define S_TRADE		1	/* a trade cue or a (strong) direction cue */
+#define S_NEG		2	/* a negation cue */
+#define S_UNSURE	4	/* an unsure cue */
 
 static const char *const facet_names[F_N] = { "commodities", "countries",
     "crossings", "modes", "methods", "entities" };
@@ -889,8 +1148,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
     const char **out, size_t *outlen, char *err, size_t errsz)
 {
 	const struct yl_tax *t = c->t;
-	size_t i, j, bad;
-	int trade = 0, *sdir = NULL, *strade = NULL, rc = -1;
+	size_t i, j, bad, ncm;
+	int trade = 0, *sdir = NULL, *sflag = NULL, rc = -1;
 	int relevance = 0;	/* 0 none, 1 low, 2 medium, 3 high */
 
 	if (len == 0 || strspn(body, " \t\r\n") >= len) {
@@ -932,7 +1191,14 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 
 		m->os = c->norm.start[m->ns];
 		m->oe = (uint32_t)yl_norm_orig_end(&c->norm, body, m->ne - 1);
+		/*
+		 * A clause word set off by commas is an aside, no new clause:
+		 * "Crude oil, meanwhile, keeps flowing from the Chinese side".
+		 */
 		if (t->pats[m->pat].kind == K_CUE_CLAUSE &&
+		    !(m->os >= 2 && body[m->os - 1] == ' ' &&
+		    body[m->os - 2] == ',' && m->oe < len &&
+		    body[m->oe] == ',') &&
 		    push_break(&c->cb, &c->ncb, &c->capcb, m->os) == -1)
 			goto oom;
 	}
@@ -941,15 +1207,16 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		qsort(c->m, c->nm, sizeof(*c->m), cmp_start);
 
 	if (reserve((void **)&c->sdir, &c->capsdir, c->nsb + 1,
-	    sizeof(int)) == -1 || reserve((void **)&c->strade, &c->capstrade,
+	    sizeof(int)) == -1 || reserve((void **)&c->sflag, &c->capsflag,
 	    c->nsb + 1, sizeof(int)) == -1 ||
 	    reserve((void **)&c->sfirst, &c->capsfirst, c->nsb + 1,
 	    sizeof(size_t)) == -1)
 		goto oom;
 	sdir = c->sdir;
-	strade = c->strade;
+	sflag = c->sflag;
 	memset(sdir, 0, c->nsb * sizeof(int));
-	memset(strade, 0, c->nsb * sizeof(int));
+	memset(sflag, 0, c->nsb * sizeof(int));
+	c->ncm = 0;
 	for (i = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
 		enum cls_kind k = t->pats[m->pat].kind;
@@ -958,13 +1225,32 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		m->clause = find_span(c->cb, c->ncb, m->os);
 		if (i == 0 || c->m[i - 1].sent != m->sent)
 			c->sfirst[m->sent] = i;
-		if (k == K_CUE_IMPORT || k == K_CUE_EXPORT) {
-			sdir[m->sent] = k == K_CUE_IMPORT ? DIR_IMPORT :
-			    DIR_EXPORT;	/* the last cue of the sentence */
-			trade = 1;
+		if (k == K_COMMODITY) {
+			if (reserve((void **)&c->cm, &c->capcm, c->ncm + 1,
+			    sizeof(*c->cm)) == -1)
+				goto oom;
+			c->cm[c->ncm++] = i;
 		}
-		if (k == K_CUE_TRADE || k == K_CUE_IMPORT || k == K_CUE_EXPORT)
-			strade[m->sent] = 1;
+		m->dir = m->weak = 0;
+		if (k == K_CUE_IMPORT || k == K_CUE_EXPORT) {
+			m->dir = k == K_CUE_IMPORT ? DIR_IMPORT : DIR_EXPORT;
+			m->weak = t->pats[m->pat].target == CLS_CUE_WEAK;
+		} else if (k == K_COUNTRY || k == K_CROSSING) {
+			/* "from Dandong", "into Sinuiju": see place_dir() */
+			m->dir = place_dir(c, m, k == K_COUNTRY ||
+			    t->pats[m->pat].country >= 0);
+			m->weak = 1;
+		}
+		if (m->dir)
+			sdir[m->sent] = m->dir;	/* the sentence's last cue */
+		if (m->dir && !m->weak)
+			trade = 1;
+		if (k == K_CUE_TRADE || (m->dir && !m->weak))
+			sflag[m->sent] |= S_TRADE;
+		else if (k == K_CUE_NEG)
+			sflag[m->sent] |= S_NEG;
+		else if (k == K_CUE_UNSURE)
+			sflag[m->sent] |= S_UNSURE;
 		if (k == K_CUE_TRADE || k == K_METHOD ||
 		    (k == K_COMMODITY && (t->pats[m->pat].fixed_dir !=
 		    DIR_UNKNOWN || t->cats[t->pats[m->pat].target].cite[
@@ -975,18 +1261,25 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	/* Decide each commodity mention. */
 	c->nmen = 0;
 	c->ndrops = 0;
-	for (i = 0; i < c->nm; i++) {
+	for (i = 0, ncm = 0; i < c->nm; i++) {
 		const struct match *m = &c->m[i];
 		const struct cls_pat *p = &t->pats[m->pat];
 		enum cls_dir d = DIR_UNKNOWN;
 		const char *how = "none";
-		int cue = -1, best = 1 << 30, a, neg;
+		int cue = -1, best = 1 << 30, a, neg, pat, org, unsure;
 		size_t k;
 
 		if (p->kind != K_COMMODITY)
 			continue;
-		if ((neg = negated_by(c, m)) >= 0) {
+		pat = antecedent(c, ncm++);
+		p = &t->pats[pat];
+		if ((sflag[m->sent] & S_NEG) && (neg = negated_by(c, m)) >= 0) {
 			if (add_drop(c, (int)i, neg, "negated") == -1)
+				goto oom;
+			continue;
+		}
+		if (p->needs_sale && !sold_nearby(c, m)) {
+			if (add_drop(c, (int)i, -1, "not sold or bought") == -1)
 				goto oom;
 			continue;
 		}
@@ -994,10 +1287,10 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		for (k = c->sfirst[m->sent]; k < c->nm &&
 		    c->m[k].sent == m->sent; k++) {
 			const struct match *q = &c->m[k];
-			enum cls_kind qk = t->pats[q->pat].kind;
 			int dist;
 
-			if (qk != K_CUE_IMPORT && qk != K_CUE_EXPORT)
+			/* A weak cue reaches only its own clause. */
+			if (!q->dir || (q->weak && q->clause != m->clause))
 				continue;
 			dist = q->os >= m->oe ? (int)(q->os - m->oe) :
 			    q->oe <= m->os ? (int)(m->os - q->oe) : 0;
@@ -1006,8 +1299,10 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			if (dist < best) {
 				best = dist;
 				cue = (int)k;
-				d = qk == K_CUE_IMPORT ? DIR_IMPORT : DIR_EXPORT;
-				how = "cue";
+				d = (enum cls_dir)q->dir;
+				how = t->pats[q->pat].kind == K_CUE_IMPORT ||
+				    t->pats[q->pat].kind == K_CUE_EXPORT ?
+				    "cue" : "place";
 			}
 		}
 		if (p->fixed_dir != DIR_UNKNOWN) {
@@ -1021,7 +1316,66 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				goto oom;
 			continue;
 		}
-		for (a = 1; d == DIR_UNKNOWN && a <= t->carry &&
+		/*
+		 * Foreign-made goods came in, whatever cue is nearest: the
+		 * "Russian coal" loaded for foreign buyers passes through.
+		 */
+		if (p->fixed_dir == DIR_UNKNOWN &&
+		    (org = origin_of(c, i)) >= 0) {
+			d = DIR_IMPORT;
+			how = "origin";
+			cue = org;
+		}
+		/*
+		 * "whether the copper had come out of North Korea or ...": the
+		 * report leaves the direction open, and says so; the mention
+		 * stays, as unknown, and nothing is carried into it.
+		 */
+		unsure = 0;
+		if (p->fixed_dir == DIR_UNKNOWN &&
+		    (sflag[m->sent] & S_UNSURE) && (k = (size_t)clause_cue(c,
+		    m, K_CUE_UNSURE)) != (size_t)-1) {
+			d = DIR_UNKNOWN;
+			how = "unsure";
+			cue = (int)k;
+			unsure = 1;
+		}
+		/*
+		 * A joint venture moves no goods: where its sentence names DPRK
+		 * labour abroad ("a North Korean restaurant in Hanoi run as a
+		 * joint venture"), the venture is abroad too.
+		 */
+		for (k = c->sfirst[m->sent]; d == DIR_UNKNOWN && !unsure &&
+		    t->cats[p->target].cite[DIR_ANY].n > 0 && k < c->nm &&
+		    c->m[k].sent == m->sent; k++) {
+			const struct cls_pat *q = &t->pats[c->m[k].pat];
+
+			if (q->kind == K_COMMODITY &&
+			    q->fixed_dir != DIR_UNKNOWN) {
+				d = q->fixed_dir;
+				how = "term";
+				cue = (int)k;
+			}
+		}
+		/*
+		 * A term named again with no cue of its own keeps the direction
+		 * its last mention had: "the coal" after "Russian coal" is that
+		 * coal, whatever the previous sentence was about.
+		 */
+		for (k = c->nmen; d == DIR_UNKNOWN && !unsure && k-- > 0; ) {
+			const struct mention *e = &c->men[k];
+
+			if (c->m[e->m].pat != m->pat || !e->primary)
+				continue;
+			if (e->dir != DIR_UNKNOWN &&
+			    strcmp(e->how, "default") != 0) {
+				d = e->dir;
+				how = "earlier";
+				cue = e->m;
+			}
+			break;
+		}
+		for (a = 1; d == DIR_UNKNOWN && !unsure && a <= t->carry &&
 		    m->sent - a >= 0; a++)
 			if (sdir[m->sent - a]) {
 				d = (enum cls_dir)sdir[m->sent - a];
@@ -1032,8 +1386,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * only where its own sentence speaks of trade: "rebar" in a
 		 * quote or "timber" that workers cut is not traded.
 		 */
-		if (d == DIR_UNKNOWN && !strade[m->sent] &&
-		    t->cats[p->target].default_dir == DIR_UNKNOWN &&
+		if (d == DIR_UNKNOWN && !(sflag[m->sent] & S_TRADE) &&
+		    !unsure && t->cats[p->target].default_dir == DIR_UNKNOWN &&
 		    t->cats[p->target].cite[DIR_ANY].n == 0) {
 			if (add_drop(c, (int)i, -1, "no direction and no trade "
 			    "cue in its sentence") == -1)
@@ -1056,7 +1410,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			mn->how = how;
 			mn->cue = cue;
 			mn->primary = a < 0;
-			if (d == DIR_UNKNOWN &&
+			mn->pat = pat;
+			if (d == DIR_UNKNOWN && !unsure &&
 			    t->cats[cat].default_dir != DIR_UNKNOWN) {
 				mn->dir = t->cats[cat].default_dir;
 				mn->how = "default";
@@ -1070,7 +1425,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	c->nhits = c->ncites = 0;
 	for (i = 0; trade && i < c->nmen; i++) {
 		const struct mention *mn = &c->men[i];
-		const struct cls_pat *p = &t->pats[c->m[mn->m].pat];
+		const struct cls_pat *p = &t->pats[mn->pat];
 		const struct cls_category *cat = &t->cats[mn->cat];
 		int d;
 
@@ -1112,6 +1467,17 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		const struct cls_named *nm;
 		int f, bkind = -1;
 
+		/*
+		 * A country or a mode in a negated clause is no partner and
+		 * no route: "has no plans to buy Chinese trucks".
+		 */
+		if ((p->kind == K_COUNTRY || p->kind == K_MODE) && trade &&
+		    (sflag[m->sent] & S_NEG) &&
+		    (j = (size_t)negated_by(c, m)) != (size_t)-1) {
+			if (add_drop(c, (int)i, (int)j, "negated") == -1)
+				goto oom;
+			continue;
+		}
 		switch (p->kind) {
 		case K_COUNTRY:
 			if (!trade)

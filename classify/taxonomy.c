@@ -267,14 +267,15 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 	if (n->type == YL_Y_MAP) {
 		size_t i;
 		static const char *const keys[] = { "term", "also", "cite",
-		    "direction", "needs_cue", "country", NULL };
+		    "direction", "needs_cue", "needs_sale", "country", NULL };
 
 		for (i = 0; i + 1 < n->n; i += 2)
 			if (n->kids[i]->type != YL_Y_SCALAR ||
 			    !in_list(keys, n->kids[i]->str)) {
 				yl_errs_at(&ld->errs, doc, n->kids[i],
 				    "unknown term key '%s' (term, also, cite, "
-				    "direction, needs_cue, country)",
+				    "direction, needs_cue, needs_sale, "
+				    "country)",
 				    n->kids[i]->str ? n->kids[i]->str : "?");
 				bad = 1;
 			}
@@ -377,6 +378,14 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 			bad = 1;
 		}
 	}
+	if ((v = yl_ymap_get(n, "needs_sale")) != NULL) {
+		if (kind != K_COMMODITY || v->type != YL_Y_SCALAR ||
+		    yl_parse_bool(v->str, &p->needs_sale) == -1) {
+			yl_errs_at(&ld->errs, doc, v, "needs_sale: true or "
+			    "false, on commodity terms");
+			bad = 1;
+		}
+	}
 	if ((v = yl_ymap_get(n, "country")) != NULL) {
 		if (kind != K_CROSSING || v->type != YL_Y_SCALAR ||
 		    !valid_country(v->str)) {
@@ -457,9 +466,14 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
     const struct yl_ynode *n)
 {
 	static const char *const names[] = { "import", "export", "negation",
-	    "trade", "clause", NULL };
+	    "trade", "clause", "import_weak", "export_weak", "unsure", NULL };
 	static const enum cls_kind kinds[] = { K_CUE_IMPORT, K_CUE_EXPORT,
-	    K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE };
+	    K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE, K_CUE_IMPORT, K_CUE_EXPORT,
+	    K_CUE_UNSURE };
+	/* A weak direction cue gives a direction but does not by itself make
+	 * a report about trade: its target is CLS_CUE_WEAK (see cls_int.h). */
+	static const int targets[] = { 0, 0, 0, 0, 0, CLS_CUE_WEAK,
+	    CLS_CUE_WEAK, 0 };
 	size_t i;
 	int j;
 
@@ -475,11 +489,11 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 				break;
 		if (names[j] == NULL) {
 			yl_errs_at(&ld->errs, doc, k, "cues: unknown kind '%s' "
-			    "(import, export, negation, trade, clause)",
-			    k->str);
+			    "(import, export, negation, trade, clause, "
+			    "import_weak, export_weak, unsure)", k->str);
 			continue;
 		}
-		add_terms(ld, doc, n->kids[i + 1], kinds[j], 0);
+		add_terms(ld, doc, n->kids[i + 1], kinds[j], targets[j]);
 	}
 }
 
@@ -652,6 +666,7 @@ kind_facet(enum cls_kind k)
 	case K_CUE_NEG:		return "negation cue";
 	case K_CUE_TRADE:	return "trade cue";
 	case K_CUE_CLAUSE:	return "clause cue";
+	case K_CUE_UNSURE:	return "unsure cue";
 	default:		return "?";
 	}
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Tagging quality on the development set (tests/data/devset, docs/quality.md):
+# `yalu eval --format json` on each half, then every score below is checked
+# against its floor. Prints the scores; exits 1 if one drops below its floor.
+#
+# Floors are the issue's targets where the holdout half meets them. Where it
+# does not, the floor is the value achieved, rounded down to 2 decimals, so
+# that a change can only keep or raise it; those lines say "target not met".
+set -euo pipefail
+: "${YALU_BIN:?}" "${YALU_SRC:?}"
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# half  score (a jq path into the eval JSON)          floor
+floors=(
+	# tune: every target met
+	"tune    .facets.commodities.f1                    0.90"
+	"tune    .facets.provisions.f1                     0.90"
+	"tune    .relevance_accuracy                       0.85"
+	"tune    .facets.crossings.f1                      0.90"
+	# holdout: the generalization measure
+	# target 0.90 not yet met (0.843 on 2026-11-24): floor = achieved
+	"holdout .facets.commodities.f1                    0.84"
+	# target 0.90 not yet met (0.881 on 2026-11-24): floor = achieved
+	"holdout .facets.provisions.f1                     0.88"
+	"holdout .relevance_accuracy                       0.85"
+	"holdout .facets.crossings.f1                      0.90"
+)
+
+for half in tune holdout; do
+	"$YALU_BIN/yalu" eval --format json --taxonomy \
+	    "$YALU_SRC/configs/taxonomy" \
+	    "$YALU_SRC/tests/data/devset/$half/gold.jsonl" > "$tmp/$half.json"
+	grep -q '"reports": 32' "$tmp/$half.json" ||
+	    { echo "FAIL: $half: not 32 reports scored"; exit 1; }
+	echo "$half:"
+	jq -r '.facets | to_entries[] | [.key, .value.precision, .value.recall,
+	    .value.f1] | @tsv' "$tmp/$half.json" | awk -F'\t' \
+	    '{ printf "  %-22s P %.3f  R %.3f  F1 %.3f\n", $1, $2, $3, $4 }'
+	jq -r '.relevance_accuracy' "$tmp/$half.json" | awk \
+	    '{ printf "  %-22s %.3f\n", "relevance accuracy", $1 }'
+done
+
+fail=0
+for line in "${floors[@]}"; do
+	case $line in '#'*|'') continue ;; esac
+	read -r half path floor <<<"$line"
+	got=$(jq -r "$path" "$tmp/$half.json")
+	if jq -en --argjson g "$got" --argjson f "$floor" '$g >= $f' >/dev/null
+	then
+		printf 'ok   %-8s %-28s %.3f >= %s\n' "$half" "$path" "$got" "$floor"
+	else
+		printf 'FAIL %-8s %-28s %.3f <  %s\n' "$half" "$path" "$got" "$floor"
+		fail=1
+	fi
+done
+[ "$fail" -eq 0 ] || exit 1
+echo PASS
