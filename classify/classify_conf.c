@@ -7,6 +7,7 @@
 
 #include "yalu/conf.h"
 #include "yalu/kafka.h"
+#include "yalu/metrics.h"
 
 #include "classifyd.h"
 #include "cls_cli.h"
@@ -30,6 +31,8 @@ const struct yl_confkey cls_conf_spec[] = {
 	{ "max_report_bytes", YL_CONF_INT, offsetof(struct cls_conf,
 	  max_report_bytes), NULL, 1048576, 64, 1LL << 30, NULL,
 	  "larger messages are dead-lettered" },
+	{ "metrics", YL_CONF_SECTION, offsetof(struct cls_conf, metrics), NULL,
+	  0, 0, 0, yl_metrics_spec, "Prometheus /metrics and /health" },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 
@@ -47,6 +50,10 @@ cls_conf_load(const char *path, struct cls_conf *c, struct yl_errs *errs)
 		bad = 1;
 	/* What the table cannot see: librdkafka's own judgement. */
 	if (yl_kafka_check(&c->kafka, err, sizeof(err)) == -1) {
+		yl_errs_add(errs, path, 0, 0, "%s", err);
+		bad = 1;
+	}
+	if (yl_metrics_check(&c->metrics, err, sizeof(err)) == -1) {
 		yl_errs_add(errs, path, 0, 0, "%s", err);
 		bad = 1;
 	}

@@ -8,12 +8,87 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "yalu/daemon.h"
 #include "yalu/log.h"
 
 #include "classifyd.h"
+
+double
+cls_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The daemon's metric families, all yalu_classify_*. The hot series get
+ * handles; the labelled ones (dead letters by reason, rebalances, reloads)
+ * are rare and go by name.
+ */
+static void
+metrics_declare(struct cls_daemon *d)
+{
+	struct yl_metrics *r = d->metrics;
+
+	d->m.consumed = yl_metrics_counter(r, "yalu_classify_consumed_total",
+	    "Messages consumed from reports.raw", NULL);
+	d->m.tagged = yl_metrics_counter(r, "yalu_classify_tagged_total",
+	    "Tagged reports confirmed on reports.tagged", NULL);
+	yl_metrics_declare(r, YL_METRIC_COUNTER,
+	    "yalu_classify_dead_letters_total",
+	    "Messages confirmed on reports.dlq, by reason", NULL, 0);
+	d->m.retries = yl_metrics_counter(r,
+	    "yalu_classify_produce_retries_total",
+	    "Produces retried after a failed delivery", NULL);
+	d->m.published = yl_metrics_counter(r,
+	    "yalu_classify_feed_published_total",
+	    "Tagged reports sent on the live feed", NULL);
+	d->m.pub_dropped = yl_metrics_counter(r,
+	    "yalu_classify_feed_dropped_total",
+	    "Tagged reports dropped from the live feed (slow subscriber)",
+	    NULL);
+	d->m.inflight = yl_metrics_gauge(r, "yalu_classify_inflight",
+	    "Reports consumed whose produce is not yet confirmed", NULL);
+	d->m.paused = yl_metrics_gauge(r, "yalu_classify_paused",
+	    "1 while consuming is paused for backpressure", NULL);
+	d->m.classify_s = yl_metrics_histogram(r, "yalu_classify_seconds",
+	    "Time to decode and tag one report", NULL,
+	    yl_metrics_latency_buckets, yl_metrics_latency_nbuckets);
+	d->m.confirm_s = yl_metrics_histogram(r,
+	    "yalu_classify_confirm_seconds",
+	    "From consumed to confirmed by Kafka (tagged or dead letter)",
+	    NULL, yl_metrics_latency_buckets, yl_metrics_latency_nbuckets);
+	yl_metrics_declare(r, YL_METRIC_COUNTER, "yalu_classify_rebalances_total",
+	    "Rebalance events of the consumer, by type", NULL, 0);
+	yl_metrics_declare(r, YL_METRIC_COUNTER, "yalu_classify_reloads_total",
+	    "SIGHUP reloads, by result", NULL, 0);
+}
+
+void
+cls_metrics_dead(struct cls_daemon *d, const char *code)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "reason=\"%s\"",
+	    code != NULL ? code : "unknown");
+	yl_metrics_counter_add(d->metrics, "yalu_classify_dead_letters_total",
+	    labels, 1);
+}
+
+void
+cls_metrics_rebalance(struct cls_daemon *d, const char *type)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "type=\"%s\"", type);
+	yl_metrics_counter_add(d->metrics, "yalu_classify_rebalances_total",
+	    labels, 1);
+}
 
 struct cls_daemon *
 cls_daemon_new(const char *config_path, struct cls_conf *conf,
@@ -32,6 +107,11 @@ cls_daemon_new(const char *config_path, struct cls_conf *conf,
 	*tax = NULL;
 	if ((d->cls = yl_cls_new(d->tax, err, errsz)) == NULL)
 		goto fail;
+	/* A thread: after yl_daemon_detach(), which main() did. */
+	if ((d->metrics = yl_metrics_new(&d->conf.metrics, err, errsz)) ==
+	    NULL)
+		goto fail;
+	metrics_declare(d);
 	if ((d->trk = cls_trk_new()) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto fail;
@@ -76,6 +156,8 @@ cls_daemon_free(struct cls_daemon **pd)
 	}
 	if (d->paused_parts != NULL)
 		rd_kafka_topic_partition_list_destroy(d->paused_parts);
+	/* Last: the delivery reports above still count. */
+	yl_metrics_free(&d->metrics);
 	cls_pub_free(&d->pub);
 	cls_trk_free(&d->trk);
 	yl_cls_free(&d->cls);
@@ -95,8 +177,10 @@ cls_daemon_start(struct cls_daemon *d)
 	while (yl_kafka_ensure_topics(d->producer, &d->conf.topics, 10000, e,
 	    sizeof(e)) == -1) {
 		yl_log_warnx("kafka: %s; retrying in 2 s", e);
-		for (i = 0; i < 20 && !yl_sig_term; i++)
+		for (i = 0; i < 20 && !yl_sig_term; i++) {
 			usleep(100000);
+			yl_notify_watchdog();
+		}
 		if (yl_sig_term)
 			return -1;
 		if (cls_kafka_fatal(d))
@@ -121,6 +205,7 @@ cls_daemon_subscribe(struct cls_daemon *d)
 		    rd_kafka_err2str(err));
 		return -1;
 	}
+	yl_metrics_set_health(d->metrics, 1, NULL);
 	yl_log_info("classify: consuming %s in group %s, ruleset %s, tagged "
 	    "to %s, dead letters to %s, live feed %s", d->conf.topics.raw.name,
 	    d->conf.group, yl_tax_ruleset(d->tax), d->conf.topics.tagged.name,
@@ -153,6 +238,7 @@ handle_message(struct cls_daemon *d, rd_kafka_message_t *m)
 	char why[1024];
 	uint32_t epoch;
 	uint64_t seq;
+	double t0;
 	int rc;
 
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -168,6 +254,7 @@ handle_message(struct cls_daemon *d, rd_kafka_message_t *m)
 		return;
 	}
 	d->st.consumed++;
+	yl_metric_inc(d->m.consumed);
 	if (cls_trk_add(d->trk, m->partition, m->offset, &epoch, &seq) ==
 	    -1) {
 		/* Not ours (or no memory): not stored, so consumed again. */
@@ -176,8 +263,10 @@ handle_message(struct cls_daemon *d, rd_kafka_message_t *m)
 		    d->conf.topics.raw.name, m->partition, m->offset);
 		return;
 	}
+	t0 = cls_clock();
 	rc = cls_tag_message(d->cls, m->payload, m->len, m->key, m->key_len,
 	    (size_t)d->conf.max_report_bytes, &t, why, sizeof(why));
+	yl_metric_observe(d->m.classify_s, cls_clock() - t0);
 	if ((j = cls_job_new(m->partition, m->offset, m->key, m->key_len,
 	    m->payload, m->len, rc == 0 ? NULL : why)) == NULL) {
 		/* Its offset stays unconfirmed: nothing is stored past it. */
@@ -188,6 +277,8 @@ handle_message(struct cls_daemon *d, rd_kafka_message_t *m)
 	}
 	j->epoch = epoch;
 	j->seq = seq;
+	j->t0 = t0;
+	j->reason = t.reason;
 	if (rc == 0)
 		cls_job_set_tagged(j, &t);
 	else {
@@ -227,7 +318,10 @@ cls_daemon_step(struct cls_daemon *d, int timeout_ms)
 		handle_message(d, m);
 		rd_kafka_message_destroy(m);
 	}
-	cls_kafka_fatal(d);
+	yl_metric_set(d->m.inflight, (double)d->inflight);
+	yl_metric_set(d->m.paused, d->paused);
+	if (cls_kafka_fatal(d))
+		yl_metrics_set_health(d->metrics, 0, "kafka: fatal error");
 	yl_notify_watchdog();
 	cls_daemon_status(d, 0);
 }
@@ -267,6 +361,10 @@ needs_restart(const struct cls_conf *a, const struct cls_conf *b)
 	for (i = 0; i < 3; i++)
 		if (strcmp(ta[i]->name, tb[i]->name) != 0)
 			return 1;
+	if (a->metrics.port != b->metrics.port ||
+	    strcmp(a->metrics.address ? a->metrics.address : "",
+	    b->metrics.address ? b->metrics.address : "") != 0)
+		return 1;
 	return 0;
 }
 
@@ -311,20 +409,20 @@ cls_daemon_reload(struct cls_daemon *d)
 		    "configuration and ruleset %s:", d->config_path,
 		    yl_tax_ruleset(d->tax));
 		log_lines(YL_LOG_ERR, "reload: ", errs.buf ? errs.buf : "?");
-		goto out;
+		goto failed;
 	}
 	dir = cls_conf_taxonomy(&nc);
 	if ((tax = yl_tax_load(dir, e, sizeof(e))) == NULL) {
 		yl_log_errx("taxonomy: %s rejected, keeping ruleset %s:", dir,
 		    yl_tax_ruleset(d->tax));
 		log_lines(YL_LOG_ERR, "taxonomy: ", e);
-		goto out;
+		goto failed;
 	}
 	if ((cls = yl_cls_new(tax, e, sizeof(e))) == NULL) {
 		yl_log_errx("taxonomy: %s: %s, keeping ruleset %s", dir, e,
 		    yl_tax_ruleset(d->tax));
 		yl_tax_free(&tax);
-		goto out;
+		goto failed;
 	}
 	/* Between two messages: the next one is tagged by the new rules. */
 	yl_log_info("taxonomy: ruleset %s loaded from %s (was %s)",
@@ -334,8 +432,8 @@ cls_daemon_reload(struct cls_daemon *d)
 	d->cls = cls;
 	d->tax = tax;
 	if (needs_restart(&d->conf, &nc))
-		yl_log_warnx("reload: kafka, group and topic changes take "
-		    "effect at the next restart");
+		yl_log_warnx("reload: kafka, group, topic and metrics changes "
+		    "take effect at the next restart");
 	reload_publish(d, nc.publish);
 	d->conf.max_inflight = nc.max_inflight;
 	d->conf.max_report_bytes = nc.max_report_bytes;
@@ -345,6 +443,12 @@ cls_daemon_reload(struct cls_daemon *d)
 	free(d->conf.publish);
 	d->conf.publish = nc.publish;
 	nc.publish = NULL;
+	yl_metrics_counter_add(d->metrics, "yalu_classify_reloads_total",
+	    "result=\"ok\"", 1);
+	goto out;
+failed:
+	yl_metrics_counter_add(d->metrics, "yalu_classify_reloads_total",
+	    "result=\"failed\"", 1);
 out:
 	cls_conf_release(&nc);
 	yl_errs_clear(&errs);
@@ -375,6 +479,7 @@ cls_daemon_drain(struct cls_daemon *d)
 	int rc = 0;
 
 	/* No more consumer_poll: nothing new is taken. */
+	yl_metrics_set_health(d->metrics, 0, "stopping");
 	yl_log_info("classify: stopping, %zu reports in flight", d->inflight);
 	if (!cls_kafka_fatal(d))
 		left = cls_kafka_wait(d, -1, CLS_DRAIN_WAIT_MS);
@@ -403,6 +508,7 @@ cls_daemon_drain(struct cls_daemon *d)
 	}
 	if (cls_kafka_fatal(d))
 		rc = 1;
+	yl_metric_set(d->m.inflight, (double)d->inflight);
 	yl_log_info("classify: stopped: %llu consumed, %llu tagged, %llu "
 	    "dead-lettered, %llu retries; feed %llu sent, %llu dropped",
 	    d->st.consumed, d->st.tagged, d->st.dead, d->st.retried,

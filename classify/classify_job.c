@@ -64,7 +64,7 @@ cls_job_set_tagged(struct cls_job *j, struct cls_tagged *t)
 }
 
 int
-cls_job_to_dlq(struct cls_job *j, const char *why)
+cls_job_to_dlq(struct cls_job *j, const char *why, const char *code)
 {
 	char *e;
 
@@ -78,6 +78,7 @@ cls_job_to_dlq(struct cls_job *j, const char *why)
 	j->taggedlen = 0;
 	j->topic = NULL;
 	j->kind = CLS_JOB_DLQ;
+	j->reason = code;
 	j->attempts = 0;
 	return 0;
 }

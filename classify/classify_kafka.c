@@ -73,20 +73,29 @@ job_done(struct cls_daemon *d, struct cls_job *j)
 {
 	int64_t off;
 
+	yl_metric_observe(d->m.confirm_s, cls_clock() - j->t0);
 	if (j->kind == CLS_JOB_TAGGED) {
 		d->st.tagged++;
+		yl_metric_inc(d->m.tagged);
 		if (d->pub != NULL) {
 			if (cls_pub_send(d->pub, j->topic, j->tagged,
-			    j->taggedlen) == 0)
+			    j->taggedlen) == 0) {
 				d->st.published++;
-			else if (d->st.pub_dropped++ % 1000 == 0)
-				yl_log_warnx("publish: %s: subscriber too slow, "
-				    "report %s dropped from the live feed (%llu "
-				    "so far)", cls_pub_endpoint(d->pub), j->id,
-				    d->st.pub_dropped);
+				yl_metric_inc(d->m.published);
+			} else {
+				yl_metric_inc(d->m.pub_dropped);
+				if (d->st.pub_dropped++ % 1000 == 0)
+					yl_log_warnx("publish: %s: subscriber too "
+					    "slow, report %s dropped from the "
+					    "live feed (%llu so far)",
+					    cls_pub_endpoint(d->pub), j->id,
+					    d->st.pub_dropped);
+			}
 		}
-	} else
+	} else {
 		d->st.dead++;
+		cls_metrics_dead(d, j->reason);
+	}
 	if (cls_trk_confirm(d->trk, j->partition, j->epoch, j->seq, &off) == 1)
 		store_offset(d, j->partition, off);
 	d->inflight--;
@@ -164,13 +173,14 @@ job_failed(struct cls_daemon *d, struct cls_job *j, rd_kafka_resp_err_t err,
 		yl_log(YL_LOG_ERR, "classify: report %s (%s [%" PRId32 "] "
 		    "offset %" PRId64 "): dead-lettered: %s", j->id ? j->id : "without id",
 		    d->conf.topics.raw.name, j->partition, j->offset, why);
-		if (cls_job_to_dlq(j, why) == 0) {
+		if (cls_job_to_dlq(j, why, "tagged_too_large") == 0) {
 			retry_push(d, j, 0);
 			return;
 		}
 	}
 	j->attempts++;
 	d->st.retried++;
+	yl_metric_inc(d->m.retries);
 	/* One line per failure, but not one per retry of a stuck one. */
 	if (j->attempts <= 3 || j->attempts % 20 == 0)
 		yl_log_warnx("kafka: %s: %s of report %s (%s [%" PRId32 "] offset "
@@ -279,6 +289,7 @@ cls_kafka_wait(struct cls_daemon *d, int32_t p, int wait_ms)
 			return left;
 		rd_kafka_poll(d->producer, 50);
 		cls_kafka_retry_due(d);
+		yl_notify_watchdog();	/* a revoke or a drain is progress */
 	}
 }
 
@@ -447,12 +458,16 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	switch (err) {
 	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+		cls_metrics_rebalance(d, "assign");
 		on_assign(d, rk, parts, coop);
 		break;
 	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+		cls_metrics_rebalance(d, rd_kafka_assignment_lost(rk) ? "lost" :
+		    "revoke");
 		on_revoke(d, rk, parts, coop);
 		break;
 	default:
+		cls_metrics_rebalance(d, "error");
 		/* librdkafka: "must call rd_kafka_assign(rk, NULL)". */
 		yl_log_errx("kafka: rebalance failed: %s", rd_kafka_err2str(err));
 		for (i = 0; i < parts->cnt; i++)

@@ -103,22 +103,27 @@ cls_tag_message(struct yl_cls *cls, const char *buf, size_t len,
 	memset(out, 0, sizeof(*out));
 	if (buf == NULL || len == 0) {
 		snprintf(err, errsz, "empty message (no report)");
+		out->reason = "empty";
 		return -1;
 	}
 	if (len > max_bytes) {
 		snprintf(err, errsz, "report is %zu bytes, over "
 		    "max_report_bytes %zu", len, max_bytes);
+		out->reason = "too_large";
 		return -1;
 	}
 	/* jansson refuses it too, but not with the byte offset. */
 	if (yl_utf8_check(buf, len, &bad) == -1) {
 		snprintf(err, errsz, "invalid UTF-8 at byte %zu", bad);
+		out->reason = "invalid_utf8";
 		return -1;
 	}
 	if (yl_report_parse(buf, len, YL_REPORT_STRICT, &r, e,
 	    sizeof(e)) == -1) {
 		snprintf(err, errsz, "%s", e);
 		out->id = id_of_refused(buf, len);
+		out->reason = strncmp(e, "invalid JSON", 12) == 0 ?
+		    "invalid_json" : "invalid_report";
 		return -1;
 	}
 	if (r->id == NULL) {
@@ -138,6 +143,7 @@ cls_tag_message(struct yl_cls *cls, const char *buf, size_t len,
 	if (yl_cls_run(cls, r->body, r->body_len, 0, &res, e,
 	    sizeof(e)) == -1) {
 		snprintf(err, errsz, "classify: %s", e);
+		out->reason = "classify";
 		yl_report_free(&r);
 		return -1;
 	}
@@ -147,6 +153,7 @@ cls_tag_message(struct yl_cls *cls, const char *buf, size_t len,
 	if (cls_pub_topic(json_object_get(res, "tags"), topic,
 	    sizeof(topic)) == -1) {
 		snprintf(err, errsz, "classify: result without a relevance");
+		out->reason = "classify";
 		goto fail;
 	}
 	if ((out->json = json_dumps(o, JSON_COMPACT)) == NULL ||
@@ -159,6 +166,7 @@ cls_tag_message(struct yl_cls *cls, const char *buf, size_t len,
 	return 0;
 nomem:
 	snprintf(err, errsz, "out of memory");
+	out->reason = "out_of_memory";
 fail:
 	json_decref(o);
 	json_decref(res);

@@ -24,6 +24,7 @@
 
 #include "yalu/conf.h"
 #include "yalu/kafka.h"
+#include "yalu/metrics.h"
 #include "yalu/report.h"
 #include "yalu/yaml.h"
 
@@ -46,6 +47,7 @@ struct cls_conf {
 	char			*publish;	/* "": no live feed */
 	long long		 max_inflight;
 	long long		 max_report_bytes;
+	struct yl_metrics_conf	 metrics;	/* /metrics and /health */
 };
 
 extern const struct yl_confkey cls_conf_spec[];
@@ -126,6 +128,8 @@ struct cls_tagged {
 	size_t	 len;
 	char	*topic;		/* live feed topic */
 	char	*id;		/* report id, for logs */
+	const char *reason;	/* refused: a short code for metrics
+				   ("invalid_json", "too_large", ...) */
 };
 
 void	cls_tagged_clear(struct cls_tagged *);
@@ -166,6 +170,8 @@ struct cls_job {
 	char		  *topic;	/* live feed topic, with tagged */
 	char		  *error;	/* dead letter: why */
 	char		  *id;		/* report id, for logs; may be NULL */
+	const char	  *reason;	/* dead letter: code for metrics */
+	double		   t0;		/* consumed at (cls_clock()) */
 	int		   attempts;
 	long long	   retry_at;	/* yl_now_ms() */
 	struct cls_job	  *next;	/* retry list */
@@ -180,8 +186,10 @@ struct cls_job	*cls_job_new(int32_t partition, int64_t offset,
 		    size_t rawlen, const char *why);
 /* Makes j a tagged job, taking t's buffers (t is cleared). */
 void		 cls_job_set_tagged(struct cls_job *j, struct cls_tagged *t);
-/* Turns a tagged job into a dead letter with reason why. 0 or -1. */
-int		 cls_job_to_dlq(struct cls_job *j, const char *why);
+/* Turns a tagged job into a dead letter with reason why (code: its
+   metrics label). 0 or -1. */
+int		 cls_job_to_dlq(struct cls_job *j, const char *why,
+		    const char *code);
 void		 cls_job_free(struct cls_job **);
 /* What to produce: the tagged JSON or, for a dead letter, the raw bytes. */
 const void	*cls_job_payload(const struct cls_job *j, size_t *len);
@@ -216,6 +224,14 @@ struct cls_stats {
 	unsigned long long	published, pub_dropped;
 };
 
+/* Handles of the hot series of the daemon's metrics (classify_daemon.c). */
+struct cls_metrics {
+	struct yl_metric	*consumed, *tagged, *retries;
+	struct yl_metric	*published, *pub_dropped;
+	struct yl_metric	*inflight, *paused;
+	struct yl_metric	*classify_s, *confirm_s;
+};
+
 struct cls_daemon {
 	const char		*config_path;
 	struct cls_conf		 conf;
@@ -228,9 +244,12 @@ struct cls_daemon {
 	size_t			 inflight;	/* jobs not yet confirmed */
 	int			 paused;	/* backpressure */
 	rd_kafka_topic_partition_list_t *paused_parts;	/* to resume */
-	int			 closing;	/* drain deadline passed */
+	int			 closing;	/* draining: no more waits,
+						   retries or commits at revoke */
 	int			 fatal;		/* __FATAL seen */
 	struct cls_stats	 st;
+	struct yl_metrics	*metrics;	/* registry, maybe a server */
+	struct cls_metrics	 m;
 	long long		 last_status;
 	int			 revoke_wait_ms;	/* at most CLS_REVOKE_WAIT_MS,
 						   half the group timeouts */
@@ -238,8 +257,9 @@ struct cls_daemon {
 
 /*
  * Creates the daemon from a loaded config and taxonomy, both consumed
- * (*conf is zeroed, *tax set to NULL): the producer, the consumer and the
- * live feed. NULL with the reason in err.
+ * (*conf is zeroed, *tax set to NULL): the producer, the consumer, the
+ * live feed and the metrics (a thread: call after yl_daemon_detach()).
+ * NULL with the reason in err.
  */
 struct cls_daemon *cls_daemon_new(const char *config_path,
 		    struct cls_conf *conf, struct yl_tax **tax, char *err,
@@ -263,6 +283,13 @@ void		 cls_daemon_status(struct cls_daemon *, int force);
  * closes the consumer. Returns the exit code (0 clean, 1 otherwise).
  */
 int		 cls_daemon_drain(struct cls_daemon *);
+
+/* Monotonic seconds, for latencies. */
+double		 cls_clock(void);
+/* Counts a dead letter confirmed on the DLQ, by reason code. */
+void		 cls_metrics_dead(struct cls_daemon *, const char *code);
+/* Counts a rebalance event (assign, revoke, lost, error). */
+void		 cls_metrics_rebalance(struct cls_daemon *, const char *type);
 
 /* classify_kafka.c, used by classify_daemon.c */
 rd_kafka_t	*cls_kafka_producer(struct cls_daemon *, char *err,

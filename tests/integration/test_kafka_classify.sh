@@ -110,6 +110,7 @@ fi
 # -------------------------------------------------------------- config
 port=$(yl_free_port)
 feed=tcp://127.0.0.1:$port
+mport=$(yl_free_port)
 cat > "$tmp/classify.yaml" <<Y
 kafka:
   bootstrap.servers: "$B"
@@ -122,6 +123,7 @@ taxonomy: $tmp/tax
 publish: "$feed"
 max_inflight: 4
 max_report_bytes: 65536
+metrics: {port: $mport}
 Y
 "$classifyd" -n -f "$tmp/classify.yaml" > "$tmp/n.out" 2>&1 || fail "-n: $(cat "$tmp/n.out")"
 grep -qx "configuration OK" "$tmp/n.out" || fail "-n printed: $(cat "$tmp/n.out")"
@@ -171,7 +173,16 @@ watch_high_pid=$YL_PID
 produce "$tmp/raw1.txt"
 [ "$(count "$raw")" -eq $((n_good + 2)) ] || fail "raw topic holds $(count "$raw")"
 
-yl_start "$tmp/classify1.log" "$classifyd" -d -f "$tmp/classify.yaml"
+# systemd's notifications, through the stand-in socket when it is built.
+notify=()
+nl=$YALU_BIN/../tests/notify_listen
+if [ -x "$nl" ]; then
+	yl_start "$tmp/notify.txt" "$nl" "$tmp/notify.sock"
+	nl_pid=$YL_PID
+	yl_wait_for 5 test -S "$tmp/notify.sock" || fail "notify_listen did not start"
+	notify=(env "NOTIFY_SOCKET=$tmp/notify.sock")
+fi
+yl_start "$tmp/classify1.log" "${notify[@]}" "$classifyd" -d -f "$tmp/classify.yaml"
 cls_pid=$YL_PID
 wait_count "$tagged" "$n_good" 60
 wait_count "$dlq" 2 20
@@ -214,6 +225,20 @@ kcat -b "$B" -C -t "$dlq" -e -q -f '%k\t%s\n' | grep -a '^bad-utf8' | cmp -s - <
 grep -q 'dead-lettered: invalid JSON' "$tmp/classify1.log" || fail "dead letter not logged"
 grep -q 'report bad-utf8 .*dead-lettered: invalid UTF-8' "$tmp/classify1.log" || fail "dead letter not logged with id"
 yl_pass "dead letters: original key and bytes, yalu-* headers, logged"
+
+# The same counts in the metrics, and a healthy /health.
+if command -v curl >/dev/null; then
+	curl -sf "http://127.0.0.1:$mport/metrics" > "$tmp/metrics.txt" || fail "GET /metrics"
+	for want in "yalu_classify_consumed_total $((n_good + 2))" \
+		"yalu_classify_tagged_total $n_good" \
+		'yalu_classify_dead_letters_total{reason="invalid_json"} 1' \
+		'yalu_classify_dead_letters_total{reason="invalid_utf8"} 1' \
+		"yalu_classify_inflight 0" "yalu_classify_seconds_count $((n_good + 2))"; do
+		grep -qxF "$want" "$tmp/metrics.txt" || fail "metrics lack '$want': $(grep yalu_classify "$tmp/metrics.txt" | head -20)"
+	done
+	[ "$(curl -sf "http://127.0.0.1:$mport/health")" = ok ] || fail "GET /health is not ok"
+	yl_pass "metrics: consumed, tagged, dead letters by reason; /health ok"
+fi
 
 # The live feed: every tagged report, and only high ones for the high watch.
 for ((i = 0; i < 20; i++)); do
@@ -263,6 +288,14 @@ rc=0
 yl_stop "$cls_pid" || rc=$?
 [ "$rc" -eq 0 ] || fail "SIGTERM: exit $rc, want 0"
 grep -q 'stopped: 34 consumed, 32 tagged, 2 dead-lettered' "$tmp/classify1.log" || fail "final counts: $(tail -3 "$tmp/classify1.log")"
+if [ -n "${nl_pid:-}" ]; then
+	yl_stop "$nl_pid" 5 || true
+	seq=$(grep -oE '^(READY|RELOADING|STOPPING)=1' "$tmp/notify.txt" | tr '\n' ' ')
+	[ "$seq" = "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1 " ] ||
+		fail "sd_notify sequence: $seq"
+	grep -q '^STATUS=ruleset .* consumed, .* tagged' "$tmp/notify.txt" || fail "no STATUS= summary"
+	yl_pass "sd_notify: READY, RELOADING/READY around each SIGHUP, STOPPING, STATUS"
+fi
 
 # Committed offsets equal the end offsets: Kafka's own tool, when at hand.
 kafka_lib=$(ls -d "${YALU_CACHE:-$HOME/.cache/yalu}"/kafka-*/lib 2>/dev/null | tail -1 || true)

@@ -385,7 +385,7 @@ END_TEST
 /* Tags raw and expects a refusal whose reason contains want. */
 static void
 expect_refused(const char *raw, size_t len, size_t max, const char *want,
-    const char *want_id)
+    const char *want_code, const char *want_id)
 {
 	struct cls_tagged t;
 	char err[512] = "";
@@ -397,6 +397,7 @@ expect_refused(const char *raw, size_t len, size_t max, const char *want,
 	if (strstr(err, want) == NULL)
 		ck_abort_msg("reason '%s' lacks '%s'", err, want);
 	ck_assert_ptr_null(t.json);
+	ck_assert_str_eq(t.reason, want_code);
 	if (want_id != NULL)
 		ck_assert_str_eq(t.id, want_id);
 	else
@@ -406,21 +407,24 @@ expect_refused(const char *raw, size_t len, size_t max, const char *want,
 
 START_TEST(test_undecodable_messages_are_refused_with_reason)
 {
-	expect_refused(NULL, 0, 100, "empty message", NULL);
+	expect_refused(NULL, 0, 100, "empty message", "empty", NULL);
 	expect_refused("{\"body\":\"crab\"}", 15, 10,
-	    "report is 15 bytes, over max_report_bytes 10", NULL);
+	    "report is 15 bytes, over max_report_bytes 10", "too_large", NULL);
 	expect_refused("{\"body\":\"cr\xc3\x28\"}", 14, 100,
-	    "invalid UTF-8 at byte 11", NULL);
-	expect_refused("not json", 0, 100, "invalid JSON", NULL);
-	expect_refused("[1,2]", 0, 100, "not a JSON object", NULL);
-	expect_refused("{\"id\":\"x1\"}", 0, 100, "body: missing", "x1");
+	    "invalid UTF-8 at byte 11", "invalid_utf8", NULL);
+	expect_refused("not json", 0, 100, "invalid JSON", "invalid_json",
+	    NULL);
+	expect_refused("[1,2]", 0, 100, "not a JSON object", "invalid_report",
+	    NULL);
+	expect_refused("{\"id\":\"x1\"}", 0, 100, "body: missing",
+	    "invalid_report", "x1");
 	expect_refused("{\"id\":\"x2\",\"body\":\"\"}", 0, 100,
-	    "classify: empty body", "x2");
+	    "classify: empty body", "classify", "x2");
 	expect_refused("{\"id\":\"x3\",\"body\":\"b\",\"foo\":1}", 0, 100,
-	    "unknown field 'foo'", "x3");
+	    "unknown field 'foo'", "invalid_report", "x3");
 	/* The tagged form is not a raw report. */
 	expect_refused("{\"body\":\"b\",\"tags\":{}}", 0, 100,
-	    "unknown field 'tags'", NULL);
+	    "unknown field 'tags'", "invalid_report", NULL);
 }
 END_TEST
 
@@ -489,8 +493,9 @@ START_TEST(test_tagged_job_too_large_becomes_dead_letter_of_original)
 	ck_assert_uint_eq(n, j->taggedlen);
 	ck_assert(strstr(p, "\"ruleset\"") != NULL);
 	/* The broker refuses it for good: the original bytes go to DLQ. */
-	ck_assert_int_eq(cls_job_to_dlq(j, "tagged report is 2000000 bytes"),
-	    0);
+	ck_assert_int_eq(cls_job_to_dlq(j, "tagged report is 2000000 bytes",
+	    "tagged_too_large"), 0);
+	ck_assert_str_eq(j->reason, "tagged_too_large");
 	p = cls_job_payload(j, &n);
 	ck_assert_uint_eq(n, strlen(raw));
 	ck_assert(memcmp(p, raw, n) == 0);
@@ -744,6 +749,24 @@ START_TEST(test_mock_cluster_revoke_waits_for_inflight_then_commits)
 	/* SIGTERM: the rest is delivered and committed; exit code 0. */
 	ck_assert_int_eq(cls_daemon_drain(d), 0);
 	ck_assert_uint_eq(d->inflight, 0);
+	/* And it all shows in the metrics. */
+	{
+		const char *want[] = { "yalu_classify_consumed_total 28\n",
+		    "yalu_classify_tagged_total 27\n",
+		    "yalu_classify_dead_letters_total{reason=\"invalid_json\"} "
+		    "1\n", "yalu_classify_rebalances_total{type=\"revoke\"} ",
+		    "yalu_classify_inflight 0\n",
+		    "yalu_classify_seconds_count 28\n",
+		    "yalu_classify_confirm_seconds_count 28\n", NULL };
+		char *text;
+		size_t len;
+
+		ck_assert_int_eq(yl_metrics_render(d->metrics, &text, &len), 0);
+		for (i = 0; want[i] != NULL; i++)
+			ck_assert_msg(strstr(text, want[i]) != NULL,
+			    "no '%s' in\n%s", want[i], text);
+		free(text);
+	}
 	cls_daemon_free(&d);
 	c = mock_client(RD_KAFKA_CONSUMER, bs, member);
 	for (i = 0, sum = 0; i < 4; i++) {
@@ -769,8 +792,9 @@ classifyd_suite(void)
 
 #define ADD(fn) do { tc = tcase_create(#fn); tcase_add_test(tc, fn); \
 	suite_add_tcase(s, tc); } while (0)
+/* Unchecked: the temp taxonomy goes away even when the test fails. */
 #define ADD_TAX(fn) do { tc = tcase_create(#fn); \
-	tcase_add_checked_fixture(tc, tax_setup, tax_teardown); \
+	tcase_add_unchecked_fixture(tc, tax_setup, tax_teardown); \
 	tcase_add_test(tc, fn); suite_add_tcase(s, tc); } while (0)
 	ADD(test_tracker_out_of_order_confirmations_store_contiguous_prefix);
 	ADD(test_tracker_offset_gaps_store_last_plus_one);
