@@ -45,8 +45,8 @@ const struct yl_confkey ing_conf_spec[] = {
  * merely mentions a newsletter is never cut.
  */
 const char *const ing_default_boilerplate[] = {
-	"^[[:space:]]*Please direct any comments or questions about this "
-	    "article to",
+	"^[[:space:]]*Please direct (any )?comments or questions about this "
+	    "(article|report|story) to",
 	"^[[:space:]]*Read (this article )?in (Korean|English|Chinese|"
 	    "Japanese)[[:space:]]*[.!]?[[:space:]]*$",
 	"^[[:space:]]*(Subscribe|Sign up) (to|for) our "

@@ -68,7 +68,7 @@ trucks bound for Dandong, a rare export since the ban.
 
 Read in Korean
 
-Please direct any comments or questions about this article to feedback@example.org.
+Please direct any comments or questions about this report to feedback@example.org.
 Subscribe to our newsletter for weekly market reports.
 EOF
 # The same report re-wrapped: the same content id.

@@ -102,7 +102,7 @@ START_TEST(test_boilerplate_newsletter_footer_removed)
 	    "\n"
 	    "Prices rose by a third in a week.\n"
 	    "\n"
-	    "Please direct any comments or questions about this article to "
+	    "Please direct any comments or questions about this story to "
 	    "feedback@example.org.\n"
 	    "Subscribe to our newsletter for weekly market reports.\n"
 	    "\n";
