@@ -20,31 +20,6 @@
 
 #include "classifyd.h"
 
-/* Sets a property unless the config's kafka: map gave it. */
-static int
-conf_default(rd_kafka_conf_t *conf, const struct yl_kv *props,
-    const char *key, const char *val, char *err, size_t errsz)
-{
-	size_t i;
-
-	for (i = 0; i < props->n; i++)
-		if (strcmp(props->key[i], key) == 0)
-			return 0;
-	if (rd_kafka_conf_set(conf, key, val, err, errsz) !=
-	    RD_KAFKA_CONF_OK)
-		return -1;
-	return 0;
-}
-
-/* Sets a property whatever the config says: correctness depends on it. */
-static int
-conf_force(rd_kafka_conf_t *conf, const char *key, const char *val,
-    char *err, size_t errsz)
-{
-	return rd_kafka_conf_set(conf, key, val, err, errsz) ==
-	    RD_KAFKA_CONF_OK ? 0 : -1;
-}
-
 /* ------------------------------------------------------------ producer */
 
 static void
@@ -296,16 +271,18 @@ cls_kafka_wait(struct cls_daemon *d, int32_t p, int wait_ms)
 rd_kafka_t *
 cls_kafka_producer(struct cls_daemon *d, char *err, size_t errsz)
 {
+	const struct yl_kv *kv = &d->conf.kafka;
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
 	char e[512];
 
 	if ((conf = yl_kafka_conf(&d->conf.kafka, err, errsz)) == NULL)
 		return NULL;
-	if (conf_force(conf, "enable.idempotence", "true", e, sizeof(e)) ||
-	    conf_force(conf, "acks", "all", e, sizeof(e)) ||
-	    conf_default(conf, &d->conf.kafka, "client.id", "yalu-classify",
-	    e, sizeof(e))) {
+	if (yl_kafka_conf_force(conf, kv, "enable.idempotence", "true", e,
+	    sizeof(e)) ||
+	    yl_kafka_conf_force(conf, kv, "acks", "all", e, sizeof(e)) ||
+	    yl_kafka_conf_default(conf, kv, "client.id", "yalu-classify", e,
+	    sizeof(e))) {
 		snprintf(err, errsz, "kafka: producer: %s", e);
 		rd_kafka_conf_destroy(conf);
 		return NULL;
@@ -495,23 +472,26 @@ revoke_bound(const rd_kafka_conf_t *conf, const char *key, int *wait_ms)
 rd_kafka_t *
 cls_kafka_consumer(struct cls_daemon *d, char *err, size_t errsz)
 {
+	const struct yl_kv *kv = &d->conf.kafka;
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
 	char e[512];
 
 	if ((conf = yl_kafka_conf(&d->conf.kafka, err, errsz)) == NULL)
 		return NULL;
-	if (conf_force(conf, "group.id", d->conf.group, e, sizeof(e)) ||
-	    conf_force(conf, "enable.auto.offset.store", "false", e,
+	if (yl_kafka_conf_force(conf, kv, "group.id", d->conf.group, e,
 	    sizeof(e)) ||
-	    conf_force(conf, "enable.auto.commit", "true", e, sizeof(e)) ||
-	    conf_force(conf, "partition.assignment.strategy",
+	    yl_kafka_conf_force(conf, kv, "enable.auto.offset.store", "false",
+	    e, sizeof(e)) ||
+	    yl_kafka_conf_force(conf, kv, "enable.auto.commit", "true", e,
+	    sizeof(e)) ||
+	    yl_kafka_conf_force(conf, kv, "partition.assignment.strategy",
 	    "cooperative-sticky", e, sizeof(e)) ||
 	    /* A new group tags the whole topic: reports.raw keeps all. */
-	    conf_default(conf, &d->conf.kafka, "auto.offset.reset", "earliest",
-	    e, sizeof(e)) ||
-	    conf_default(conf, &d->conf.kafka, "client.id", "yalu-classify",
-	    e, sizeof(e))) {
+	    yl_kafka_conf_default(conf, kv, "auto.offset.reset", "earliest", e,
+	    sizeof(e)) ||
+	    yl_kafka_conf_default(conf, kv, "client.id", "yalu-classify", e,
+	    sizeof(e))) {
 		snprintf(err, errsz, "kafka: consumer: %s", e);
 		rd_kafka_conf_destroy(conf);
 		return NULL;

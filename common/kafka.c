@@ -103,6 +103,33 @@ yl_kafka_check(const struct yl_kv *props, char *err, size_t errsz)
 }
 
 int
+yl_kafka_conf_default(rd_kafka_conf_t *kc, const struct yl_kv *kv,
+    const char *key, const char *val, char *err, size_t errsz)
+{
+	size_t i;
+
+	for (i = 0; i < kv->n; i++)
+		if (strcmp(kv->key[i], key) == 0)
+			return 0;
+	return rd_kafka_conf_set(kc, key, val, err, errsz) ==
+	    RD_KAFKA_CONF_OK ? 0 : -1;
+}
+
+int
+yl_kafka_conf_force(rd_kafka_conf_t *kc, const struct yl_kv *kv,
+    const char *key, const char *val, char *err, size_t errsz)
+{
+	size_t i;
+
+	for (i = 0; i < kv->n; i++)
+		if (strcmp(kv->key[i], key) == 0 && strcmp(kv->val[i], val) != 0)
+			yl_log(YL_LOG_WARNING, "kafka: %s: %s ignored, yalu "
+			    "needs %s", key, kv->val[i], val);
+	return rd_kafka_conf_set(kc, key, val, err, errsz) ==
+	    RD_KAFKA_CONF_OK ? 0 : -1;
+}
+
+int
 yl_kafka_ensure_topics(rd_kafka_t *rk, const struct yl_topics *tp,
     int timeout_ms, char *err, size_t errsz)
 {

@@ -453,38 +453,6 @@ rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ------------------------------------------------------------------ set-up */
 
-/* Sets key unless the config's kafka map sets it: our default. */
-static int
-conf_default(rd_kafka_conf_t *kc, const struct yl_kv *kv, const char *key,
-    const char *val, char *err, size_t errsz)
-{
-	size_t i;
-
-	for (i = 0; i < kv->n; i++)
-		if (strcmp(kv->key[i], key) == 0)
-			return 0;
-	if (rd_kafka_conf_set(kc, key, val, err, errsz) != RD_KAFKA_CONF_OK)
-		return -1;
-	return 0;
-}
-
-/* Sets key whatever the config says: correctness depends on it. */
-static int
-conf_force(rd_kafka_conf_t *kc, const struct yl_kv *kv, const char *key,
-    const char *val, char *err, size_t errsz)
-{
-	size_t i;
-
-	for (i = 0; i < kv->n; i++)
-		if (strcmp(kv->key[i], key) == 0 && strcmp(kv->val[i], val) !=
-		    0)
-			yl_log(YL_LOG_WARNING, "kafka: %s: %s ignored, "
-			    "yalu-store needs %s", key, kv->val[i], val);
-	if (rd_kafka_conf_set(kc, key, val, err, errsz) != RD_KAFKA_CONF_OK)
-		return -1;
-	return 0;
-}
-
 static rd_kafka_t *
 new_producer(struct sto *s, char *err, size_t errsz)
 {
@@ -496,11 +464,11 @@ new_producer(struct sto *s, char *err, size_t errsz)
 	if ((kc = yl_kafka_conf(kv, err, errsz)) == NULL)
 		return NULL;
 	/* A dead letter is confirmed only once every replica has it. */
-	if (conf_default(kc, kv, "client.id", "yalu-store", e,
+	if (yl_kafka_conf_default(kc, kv, "client.id", "yalu-store", e,
 	    sizeof(e)) == -1 ||
-	    conf_force(kc, kv, "enable.idempotence", "true", e,
-	    sizeof(e)) == -1 || conf_force(kc, kv, "acks", "all", e,
-	    sizeof(e)) == -1 || conf_default(kc, kv, "message.timeout.ms",
+	    yl_kafka_conf_force(kc, kv, "enable.idempotence", "true", e,
+	    sizeof(e)) == -1 || yl_kafka_conf_force(kc, kv, "acks", "all", e,
+	    sizeof(e)) == -1 || yl_kafka_conf_default(kc, kv, "message.timeout.ms",
 	    "60000", e, sizeof(e)) == -1) {
 		snprintf(err, errsz, "kafka: producer: %s", e);
 		rd_kafka_conf_destroy(kc);
@@ -530,18 +498,18 @@ new_consumer(struct sto *s, char *err, size_t errsz)
 	 * Offsets are stored by us once a message is done; auto-commit
 	 * then commits what is stored, never more.
 	 */
-	if (conf_force(kc, kv, "group.id", s->conf->group, e,
+	if (yl_kafka_conf_force(kc, kv, "group.id", s->conf->group, e,
 	    sizeof(e)) == -1 ||
-	    conf_force(kc, kv, "enable.auto.offset.store", "false", e,
+	    yl_kafka_conf_force(kc, kv, "enable.auto.offset.store", "false", e,
 	    sizeof(e)) == -1 ||
-	    conf_force(kc, kv, "enable.auto.commit", "true", e,
+	    yl_kafka_conf_force(kc, kv, "enable.auto.commit", "true", e,
 	    sizeof(e)) == -1 ||
-	    conf_force(kc, kv, "partition.assignment.strategy",
+	    yl_kafka_conf_force(kc, kv, "partition.assignment.strategy",
 	    "cooperative-sticky", e, sizeof(e)) == -1 ||
-	    conf_default(kc, kv, "client.id", "yalu-store", e,
+	    yl_kafka_conf_default(kc, kv, "client.id", "yalu-store", e,
 	    sizeof(e)) == -1 ||
 	    /* A new group must read what was tagged before it started. */
-	    conf_default(kc, kv, "auto.offset.reset", "earliest", e,
+	    yl_kafka_conf_default(kc, kv, "auto.offset.reset", "earliest", e,
 	    sizeof(e)) == -1) {
 		snprintf(err, errsz, "kafka: consumer: %s", e);
 		rd_kafka_conf_destroy(kc);

@@ -40,6 +40,17 @@ int		 yl_kafka_check(const struct yl_kv *props, char *err,
 		    size_t errsz);
 
 /*
+ * A daemon's own defaults and requirements on top of the kafka: map:
+ * conf_default sets key unless the map gives it; conf_force sets it
+ * whatever the map says (correctness depends on it), warning if the map
+ * asked for something else. 0, or -1 with librdkafka's reason in err.
+ */
+int		 yl_kafka_conf_default(rd_kafka_conf_t *, const struct yl_kv *,
+		    const char *key, const char *val, char *err, size_t errsz);
+int		 yl_kafka_conf_force(rd_kafka_conf_t *, const struct yl_kv *,
+		    const char *key, const char *val, char *err, size_t errsz);
+
+/*
  * Creates the three topics if missing, through the admin API; a topic
  * that exists already is fine. reports.raw keeps data forever
  * (retention.ms=-1). Returns 0 or -1 with the reason.
