@@ -67,6 +67,14 @@ metrics_declare(struct cls_daemon *d)
 	    "Rebalance events of the consumer, by type", NULL, 0);
 	yl_metrics_declare(r, YL_METRIC_COUNTER, "yalu_classify_reloads_total",
 	    "SIGHUP reloads, by result", NULL, 0);
+	d->m.delivery_failed = yl_metrics_counter(r,
+	    "yalu_classify_delivery_failures_total",
+	    "Delivery reports with an error (each is retried or its partition "
+	    "was revoked)", NULL);
+	/* NULL only without memory: the lag is then not shown, no worse. */
+	d->m.lag = yl_kafka_lag_new(r, "yalu_classify_consumer_lag",
+	    "Messages of reports.raw past the offset stored as done, per "
+	    "partition this instance owns");
 }
 
 void
@@ -157,6 +165,7 @@ cls_daemon_free(struct cls_daemon **pd)
 	if (d->paused_parts != NULL)
 		rd_kafka_topic_partition_list_destroy(d->paused_parts);
 	/* Last: the delivery reports above still count. */
+	yl_kafka_lag_free(&d->m.lag);
 	yl_metrics_free(&d->metrics);
 	cls_pub_free(&d->pub);
 	cls_trk_free(&d->trk);

@@ -173,6 +173,8 @@ dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct cls_job *j = m->_private;
 
 	(void)rk;
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		yl_metric_inc(d->m.delivery_failed);
 	if (j == NULL)
 		return;
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -454,6 +456,17 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
+/* librdkafka's statistics, served by consumer_poll: the lag gauges. */
+static int
+stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct cls_daemon *d = opaque;
+
+	(void)rk;
+	yl_kafka_lag_update(d->m.lag, json, len);
+	return 0;	/* librdkafka frees json */
+}
+
 /* Lowers *wait_ms to half of the timeout property key. */
 static void
 revoke_bound(const rd_kafka_conf_t *conf, const char *key, int *wait_ms)
@@ -491,7 +504,8 @@ cls_kafka_consumer(struct cls_daemon *d, char *err, size_t errsz)
 	    yl_kafka_conf_default(conf, kv, "auto.offset.reset", "earliest", e,
 	    sizeof(e)) ||
 	    yl_kafka_conf_default(conf, kv, "client.id", "yalu-classify", e,
-	    sizeof(e))) {
+	    sizeof(e)) ||
+	    yl_kafka_lag_conf(conf, kv, stats_cb, e, sizeof(e))) {
 		snprintf(err, errsz, "kafka: consumer: %s", e);
 		rd_kafka_conf_destroy(conf);
 		return NULL;

@@ -230,6 +230,8 @@ struct cls_metrics {
 	struct yl_metric	*published, *pub_dropped;
 	struct yl_metric	*inflight, *paused;
 	struct yl_metric	*classify_s, *confirm_s;
+	struct yl_metric	*delivery_failed;
+	struct yl_kafka_lag	*lag;	/* yalu_classify_consumer_lag */
 };
 
 struct cls_daemon {

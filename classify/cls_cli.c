@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -165,20 +166,132 @@ slurp(FILE *fp, size_t limit, size_t *len, int *toolarge)
 	return buf;
 }
 
+/*
+ * Reads fd to EOF into *buf (grown as needed and kept from file to file:
+ * a directory of reports costs no allocation per report), NUL-terminated.
+ * Returns 0, or -1 with errno set; *toolarge when it passed limit.
+ */
+static int
+read_fd(int fd, size_t limit, char **buf, size_t *cap, size_t *len,
+    int *toolarge)
+{
+	ssize_t n;
+	char *p;
+
+	*len = 0;
+	*toolarge = 0;
+	for (;;) {
+		if (*cap < *len + 4096 + 1) {
+			size_t nc = *cap ? *cap * 2 : 65536;
+
+			while (nc < *len + 4096 + 1)
+				nc *= 2;
+			if ((p = realloc(*buf, nc)) == NULL)
+				return -1;
+			*buf = p;
+			*cap = nc;
+		}
+		n = read(fd, *buf + *len, *cap - 1 - *len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+		if (*len > limit) {
+			*toolarge = 1;
+			break;
+		}
+	}
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
 static int
 cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* One input file (or "-"); returns the number of bad reports. */
+/*
+ * One report file: name, relative to the directory dirfd (AT_FDCWD for
+ * one named on the command line, so that the kernel resolves one path
+ * component per report, not the whole path), f its path for messages.
+ * The body is read into the reused *buf; no fstat(): a directory fails
+ * the read with EISDIR, and only a body over the limit is measured, for
+ * the message. Returns 1 if the report is bad.
+ */
 static int
-each_file(const char *f, size_t max_body, cls_input_fn fn, void *arg)
+each_txt(int dirfd, const char *name, const char *f, size_t max_body,
+    cls_input_fn fn, void *arg, char **buf, size_t *cap)
+{
+	struct cls_input in = { 0 };
+	struct stat st;
+	char *copy, *base, id[256];
+	size_t len;
+	int fd, big, bad = 0;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "yalu: %s: %s\n", f, strerror(errno));
+		return 1;
+	}
+	if (read_fd(fd, max_body, buf, cap, &len, &big) == -1) {
+		if (errno == EISDIR)
+			fprintf(stderr, "yalu: %s: is a directory\n", f);
+		else
+			fprintf(stderr, "yalu: %s: %s\n", f, errno == ENOMEM ?
+			    "out of memory" : strerror(errno));
+		close(fd);
+		return 1;
+	}
+	if (big) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			fprintf(stderr, "yalu: %s: body is %lld bytes, over the "
+			    "limit of %zu (max_body_bytes)\n", f,
+			    (long long)st.st_size, max_body);
+		else
+			fprintf(stderr, "yalu: %s: body is over the limit "
+			    "(max_body_bytes)\n", f);
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	if ((copy = strdup(f)) == NULL) {
+		fprintf(stderr, "yalu: %s: out of memory\n", f);
+		return 1;
+	}
+	base = basename(copy);
+	snprintf(id, sizeof(id), "%s", base);
+	if (has_suffix(id, ".txt"))
+		id[strlen(id) - 4] = '\0';
+	in.id = id;
+	in.body = *buf;
+	in.len = len;
+	in.where = f;
+	in.file = base;
+	if (fn(&in, arg) != 0)
+		bad++;
+	free(copy);
+	return bad;
+}
+
+/*
+ * One input file (or "-"); returns the number of bad reports. *buf and
+ * *cap: the body buffer kept from one .txt file to the next.
+ */
+static int
+each_file(int dirfd, const char *name, const char *f, size_t max_body,
+    cls_input_fn fn, void *arg, char **buf, size_t *cap)
 {
 	FILE *fp;
 	struct stat st;
 	int bad = 0;
 
+	if (strcmp(f, "-") != 0 && !has_suffix(f, ".jsonl") &&
+	    !has_suffix(f, ".json"))
+		return each_txt(dirfd, name, f, max_body, fn, arg, buf, cap);
 	if (strcmp(f, "-") == 0)
 		fp = stdin;
 	else if ((fp = fopen(f, "rb")) == NULL) {
@@ -245,6 +358,8 @@ cls_for_each_input(char **files, int nfiles, size_t max_body,
     cls_input_fn fn, void *arg)
 {
 	int i, bad = 0;
+	char *buf = NULL;
+	size_t cap = 0;
 
 	if (nfiles == 0) {
 		int c;
@@ -260,16 +375,20 @@ cls_for_each_input(char **files, int nfiles, size_t max_body,
 		ungetc(c, stdin);
 		if (c == '{')
 			return each_line(stdin, "stdin", max_body, fn, arg);
-		return each_file("-", max_body, fn, arg);
+		bad = each_file(AT_FDCWD, "-", "-", max_body, fn, arg, &buf,
+		    &cap);
+		free(buf);
+		return bad;
 	}
 	for (i = 0; i < nfiles; i++) {
 		DIR *d;
 		struct dirent *de;
 		char **names = NULL, path[4096];
-		size_t n = 0, k;
+		size_t n = 0, nalloc = 0, k;
 
 		if (strcmp(files[i], "-") == 0 || !is_dir(files[i])) {
-			bad += each_file(files[i], max_body, fn, arg);
+			bad += each_file(AT_FDCWD, files[i], files[i],
+			    max_body, fn, arg, &buf, &cap);
 			continue;
 		}
 		/* A directory: its *.txt and *.jsonl files, in name order. */
@@ -285,21 +404,29 @@ cls_for_each_input(char **files, int nfiles, size_t max_body,
 			if (de->d_name[0] == '.' || (!has_suffix(de->d_name,
 			    ".txt") && !has_suffix(de->d_name, ".jsonl")))
 				continue;
-			if ((p = realloc(names, (n + 1) * sizeof(*p))) == NULL)
+			if (n == nalloc) {
+				nalloc = nalloc ? nalloc * 2 : 256;
+				if ((p = realloc(names, nalloc * sizeof(*p))) ==
+				    NULL)
+					break;
+				names = p;
+			}
+			if ((names[n] = strdup(de->d_name)) == NULL)
 				break;
-			names = p;
-			names[n++] = strdup(de->d_name);
+			n++;
 		}
-		closedir(d);
 		qsort(names, n, sizeof(*names), cmp_name);
 		for (k = 0; k < n; k++) {
 			snprintf(path, sizeof(path), "%s/%s", files[i],
 			    names[k]);
-			bad += each_file(path, max_body, fn, arg);
+			bad += each_file(dirfd(d), names[k], path, max_body,
+			    fn, arg, &buf, &cap);
 			free(names[k]);
 		}
+		closedir(d);
 		free(names);
 	}
+	free(buf);
 	return bad;
 }
 

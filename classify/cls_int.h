@@ -17,7 +17,7 @@ enum cls_kind {
 	K_COMMODITY, K_COUNTRY, K_CROSSING, K_ENTITY, K_IGNORE,	/* tags */
 	K_MODE, K_METHOD,					/* transport */
 	K_CUE_IMPORT, K_CUE_EXPORT, K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE,
-	K_CUE_UNSURE,
+	K_CUE_UNSURE, K_CUE_USE,
 	K_NKINDS
 };
 
@@ -27,6 +27,20 @@ enum cls_kind {
  * about trade ("from abroad", "to North Korea" also fill travel news).
  */
 #define CLS_CUE_WEAK	1
+/*
+ * The target of an import_barter or export_barter cue: its direction holds
+ * for the goods after it; goods before it in its sentence went the other
+ * way, in return ("pass over squid, taking back diesel").
+ */
+#define CLS_CUE_BARTER	2
+/* The target of a label cue, a negation of the goods just after it only. */
+#define CLS_CUE_LABEL	3
+/* The target of a transit cue, a trade cue that marks foreign goods as
+ * passing through. */
+#define CLS_CUE_TRANSIT	4
+/* The target of a retraction cue, a negation of what its clause named
+ * before it ("the rumours turned out to be untrue"). */
+#define CLS_CUE_RETRACT	5
 
 /* Overlapping matches compete only within a layer. */
 static inline int

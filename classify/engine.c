@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "yalu/buf.h"
 #include "yalu/norm.h"
 
@@ -55,20 +59,34 @@ struct mention {
 	int		 pat;		/* the pattern of its category */
 };
 
+/*
+ * A sort key. Matches and hits are sorted by packing what their order
+ * depends on into two integers, so that sorting compares integers rather
+ * than calling a comparison function through qsort (which, for the 50
+ * matches of a typical report, cost as much as the rest of the rules).
+ * lo ends with the element's index: keys are unique, and the order is the
+ * one a stable sort by the same fields gives.
+ */
+struct skey {
+	uint64_t	hi, lo;
+};
+
 struct yl_cls {
 	const struct yl_tax	*t;
 	hs_scratch_t		*scratch;
 	struct yl_norm		 norm;
-	struct match		*m;
-	size_t			 nm, capm;
+	struct match		*m, *mt;	/* mt: room to reorder m */
+	size_t			 nm, capm, capmt;
+	struct skey		*key, *keytmp;
+	size_t			 capkey, capkeytmp;
 	int			*owner;
 	size_t			 capowner;
 	uint32_t		*sb, *cb;	/* sentence, clause starts */
 	size_t			 nsb, ncb, capsb, capcb;
 	struct mention		*men;
 	size_t			 nmen, capmen;
-	struct hit		*hits;
-	size_t			 nhits, caphits;
+	struct hit		*hits, *hitstmp;
+	size_t			 nhits, caphits, caphitstmp;
 	struct cite_ent		*cites;
 	size_t			 ncites, capcites;
 	struct drop		*drops;
@@ -84,6 +102,12 @@ struct yl_cls {
 	int			*prov_rank;
 	struct yl_buf		 out;
 	const char		*body;
+	/*
+	 * Every ID of facet f as a JSON string, escaped once: idjson bytes
+	 * idpos[f][i] to idpos[f][i + 1]. head: {"ruleset":...,"tags":{
+	 */
+	struct yl_buf		 idjson, head;
+	size_t			*idpos[6];
 };
 
 /* Alphabetical ranks, so that tags sort by ID without strcmp per report. */
@@ -117,6 +141,22 @@ ranks_of(const char *const *names, size_t n)
 	return rank;
 }
 
+/* Appends the JSON strings of names[0..n) to c->idjson, for facet f. */
+static int
+quote_ids(struct yl_cls *c, int f, const char *const *names, size_t n)
+{
+	size_t i;
+
+	if ((c->idpos[f] = malloc((n + 1) * sizeof(size_t))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		c->idpos[f][i] = c->idjson.len;
+		yl_buf_json(&c->idjson, names[i], strlen(names[i]));
+	}
+	c->idpos[f][n] = c->idjson.len;
+	return c->idjson.oom ? -1 : 0;
+}
+
 static int
 make_ranks(struct yl_cls *c)
 {
@@ -136,10 +176,25 @@ make_ranks(struct yl_cls *c)
 	for (i = 0; i < t->ncats; i++)
 		names[i] = t->cats[i].id;
 	c->rank[0] = ranks_of(names, t->ncats);
+	if (quote_ids(c, 0, names, t->ncats) == -1) {
+		free(names);
+		return -1;
+	}
 	for (k = 0; k < 5; k++) {
 		for (i = 0; i < nv[k]; i++)
 			names[i] = v[k][i].id;
 		c->rank[k + 1] = ranks_of(names, nv[k]);
+		if (quote_ids(c, (int)k + 1, names, nv[k]) == -1) {
+			free(names);
+			return -1;
+		}
+	}
+	yl_buf_str(&c->head, "{\"ruleset\":");
+	yl_buf_json(&c->head, t->ruleset, strlen(t->ruleset));
+	yl_buf_str(&c->head, ",\"tags\":{");
+	if (c->head.oom) {
+		free(names);
+		return -1;
 	}
 	for (i = 0; i < t->nprovs; i++)
 		names[i] = t->provs[i].id;
@@ -186,6 +241,10 @@ yl_cls_free(struct yl_cls **pc)
 	hs_free_scratch(c->scratch);
 	yl_norm_clear(&c->norm);
 	free(c->m);
+	free(c->mt);
+	free(c->key);
+	free(c->keytmp);
+	free(c->hitstmp);
 	free(c->owner);
 	free(c->sb);
 	free(c->cb);
@@ -198,8 +257,12 @@ yl_cls_free(struct yl_cls **pc)
 	free(c->sdir);
 	free(c->sflag);
 	free(c->catknown);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 6; i++) {
 		free(c->rank[i]);
+		free(c->idpos[i]);
+	}
+	yl_buf_free(&c->idjson);
+	yl_buf_free(&c->head);
 	free(c->prov_rank);
 	yl_buf_free(&c->out);
 	free(c);
@@ -225,10 +288,104 @@ reserve(void **p, size_t *cap, size_t need, size_t sz)
 }
 
 static inline int
+skey_lt(const struct skey *a, const struct skey *b)
+{
+	return a->hi < b->hi || (a->hi == b->hi && a->lo < b->lo);
+}
+
+/*
+ * Sorts c->key[0..n): insertion sort over runs of 16, then bottom-up
+ * merges through c->keytmp. Returns -1 when out of memory.
+ */
+static int
+skey_sort(struct yl_cls *c, size_t n)
+{
+	struct skey *src, *dst, *v = c->key, x;
+	size_t i, j, k, lo, mid, hi, w;
+
+	for (lo = 0; lo < n; lo += 16) {
+		hi = lo + 16 < n ? lo + 16 : n;
+		for (i = lo + 1; i < hi; i++) {
+			x = v[i];
+			for (j = i; j > lo && skey_lt(&x, &v[j - 1]); j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+	}
+	if (n <= 16)
+		return 0;
+	if (reserve((void **)&c->keytmp, &c->capkeytmp, n,
+	    sizeof(*c->keytmp)) == -1)
+		return -1;
+	src = c->key;
+	dst = c->keytmp;
+	for (w = 16; w < n; w *= 2) {
+		for (lo = 0; lo < n; lo += 2 * w) {
+			mid = lo + w < n ? lo + w : n;
+			hi = lo + 2 * w < n ? lo + 2 * w : n;
+			for (i = lo, j = mid, k = lo; i < mid && j < hi; )
+				dst[k++] = skey_lt(&src[j], &src[i]) ?
+				    src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		v = src;
+		src = dst;
+		dst = v;
+	}
+	if (src != c->key)
+		memcpy(c->key, src, n * sizeof(*src));
+	return 0;
+}
+
+/* Room for n keys, and for n matches in c->mt. */
+static int
+skey_reserve(struct yl_cls *c, size_t n)
+{
+	if (reserve((void **)&c->key, &c->capkey, n, sizeof(*c->key)) == -1)
+		return -1;
+	return reserve((void **)&c->mt, &c->capmt, n, sizeof(*c->mt));
+}
+
+/* Puts c->m in the order of c->key[0..c->nm) (index in the low bits). */
+static void
+skey_apply(struct yl_cls *c)
+{
+	struct match *t;
+	size_t i, cap;
+
+	for (i = 0; i < c->nm; i++)
+		c->mt[i] = c->m[(uint32_t)c->key[i].lo];
+	t = c->m;
+	c->m = c->mt;
+	c->mt = t;
+	cap = c->capm;
+	c->capm = c->capmt;
+	c->capmt = cap;
+}
+
+/* ASCII letters and digits: word_chars[c] is 1. */
+static const unsigned char word_chars[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+static inline int
 is_word(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    (c >= 'A' && c <= 'Z');
+	return word_chars[c];
 }
 
 static int
@@ -325,18 +482,6 @@ cmp_overlap_q(const void *a, const void *b)
 	return cmp_overlap(a, b, sort_tax);
 }
 
-static int
-cmp_start(const void *a, const void *b)
-{
-	const struct match *x = a, *y = b;
-
-	if (x->os != y->os)
-		return x->os < y->os ? -1 : 1;
-	if (x->oe != y->oe)
-		return x->oe > y->oe ? -1 : 1;
-	return x->pat - y->pat;
-}
-
 /*
  * Keeps, within each layer, the longest of overlapping matches; matches
  * with the very same span (one text, several meanings) all stay.
@@ -369,8 +514,27 @@ resolve_overlaps(struct yl_cls *c)
 		memset(c->owner + old, 0xff, (c->capowner - old) *
 		    sizeof(int));
 	}
-	sort_tax = c->t;
-	qsort(c->m, c->nm, sizeof(*c->m), cmp_overlap_q);
+	if (skey_reserve(c, c->nm) == -1)
+		return -1;
+	/* Layer, longest first, then start, then pattern: cmp_overlap(). */
+	for (i = 0; i < c->nm; i++) {
+		const struct match *m = &c->m[i];
+
+		if (m->ne - m->ns > 0xFFFF)
+			break;
+		c->key[i].hi = (uint64_t)m->layer << 48 |
+		    (uint64_t)(0xFFFF - (m->ne - m->ns)) << 32 | m->ns;
+		c->key[i].lo = (uint64_t)(uint32_t)m->pat << 32 | i;
+	}
+	if (i == c->nm) {
+		if (skey_sort(c, c->nm) == -1)
+			return -1;
+		skey_apply(c);
+	} else {
+		/* A prefix term grown over a 64 KB word: the slow way. */
+		sort_tax = c->t;
+		qsort(c->m, c->nm, sizeof(*c->m), cmp_overlap_q);
+	}
 	for (i = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
 		int l = m->layer, ok = 1;
@@ -484,6 +648,45 @@ starts_sentence(const unsigned char *s, size_t i, size_t len)
 }
 
 /*
+ * The first byte at or after i that may matter to segment(): special[]
+ * is the exact set; with SSE2, sixteen bytes are skipped at a time while
+ * none is '\n', '!', '.', '?', ':', ';' or a lead byte 0xE3, 0xE7, 0xEB
+ * or 0xEF (a superset: the caller checks special[] again). Most of a
+ * report is words and spaces, which this skips without a branch per byte.
+ */
+static size_t
+next_special(const unsigned char *s, size_t i, size_t len,
+    const unsigned char *special)
+{
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n'), bang = _mm_set1_epi8('!'),
+	    stop = _mm_set1_epi8('.'), ques = _mm_set1_epi8('?'),
+	    semi = _mm_set1_epi8(';'), one = _mm_set1_epi8(1),
+	    lead = _mm_set1_epi8((char)0xEF), x0c = _mm_set1_epi8(0x0C);
+
+	while (i + 16 <= len) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)
+		    (s + i));
+		__m128i h = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, bang)),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, stop),
+		    _mm_cmpeq_epi8(v, ques)));
+
+		h = _mm_or_si128(h, _mm_or_si128(
+		    _mm_cmpeq_epi8(_mm_or_si128(v, one), semi),
+		    _mm_cmpeq_epi8(_mm_or_si128(v, x0c), lead)));
+		if (_mm_movemask_epi8(h) != 0)
+			return i + (size_t)__builtin_ctz((unsigned)
+			    _mm_movemask_epi8(h));
+		i += 16;
+	}
+#endif
+	while (i < len && !special[s[i]])
+		i++;
+	return i;
+}
+
+/*
  * Sentence starts into c->sb: after '.', '!' or '?' (and CJK full stops)
  * with closing quotes, white space and a capital; at line breaks, unless
  * a long line without a terminator continues in lower case (hard wrap).
@@ -507,6 +710,8 @@ segment(struct yl_cls *c, const char *body, size_t len)
 		size_t j;
 		int term = 0;
 
+		if ((i = next_special(s, i, len, special)) >= len)
+			break;
 		if (!special[s[i]])
 			continue;
 		if (s[i] == ';' || s[i] == ':') {
@@ -576,29 +781,36 @@ segment(struct yl_cls *c, const char *body, size_t len)
 	return 0;
 }
 
-/* Index of the last break <= at. */
-static int
-find_span(const uint32_t *v, size_t n, uint32_t at)
-{
-	size_t lo = 0, hi = n;
-
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-
-		if (v[mid] <= at)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (int)lo;
-}
-
 static int
 cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * The clause breaks: three sorted runs (';' and ':', sentence starts,
+ * clause cues) appended one after the other, a few dozen in a report.
+ */
+static void
+sort_u32(uint32_t *v, size_t n)
+{
+	size_t i, j;
+	uint32_t x;
+
+	if (n > 256) {
+		qsort(v, n, sizeof(*v), cmp_u32);
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		if (v[i - 1] <= v[i])
+			continue;
+		x = v[i];
+		for (j = i; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
 }
 
 /*
@@ -624,6 +836,21 @@ clause_cue(const struct yl_cls *c, const struct match *m, enum cls_kind kind)
 
 		if (c->t->pats[q->pat].kind != kind || q->clause != m->clause)
 			continue;
+		/* A retraction ("turned out to be untrue", "fell through")
+		 * cancels what its clause named before it, nothing after. */
+		if (kind == K_CUE_NEG &&
+		    c->t->pats[q->pat].target == CLS_CUE_RETRACT) {
+			if (q->os >= m->oe)
+				return (int)i;
+			continue;
+		}
+		/* A false label ("declared as sand") names only the goods
+		 * right after it, before any comma. */
+		if (c->t->pats[q->pat].target == CLS_CUE_LABEL &&
+		    kind == K_CUE_NEG && (c->t->pats[m->pat].kind !=
+		    K_COMMODITY || q->oe > m->os || m->os - q->oe > 40 ||
+		    memchr(c->body + q->oe, ',', m->os - q->oe) != NULL))
+			continue;
 		if (q->oe <= m->os ||
 		    (NEG_AFTER > 0 && q->os >= m->oe &&
 		    q->os - m->oe <= NEG_AFTER))
@@ -633,6 +860,39 @@ clause_cue(const struct yl_cls *c, const struct match *m, enum cls_kind kind)
 }
 
 #define negated_by(c, m)	clause_cue((c), (m), K_CUE_NEG)
+
+/* An in-use cue after m in its clause ("cranes are used to load"), or -1. */
+static int
+used_after(const struct yl_cls *c, const struct match *m)
+{
+	size_t i;
+
+	for (i = c->sfirst[m->sent]; i < c->nm && c->m[i].sent == m->sent;
+	    i++)
+		if (c->t->pats[c->m[i].pat].kind == K_CUE_USE &&
+		    c->m[i].clause == m->clause && c->m[i].os >= m->oe)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * An unsure cue later in m's clause, or -1: "sacks of starch were piled
+ * on both banks, and traders could not tell whether the starch was going
+ * out or coming in" leaves the first starch open too, when nothing else
+ * gave it a direction.
+ */
+static int
+unsure_later(const struct yl_cls *c, const struct match *m)
+{
+	size_t i;
+
+	for (i = c->sfirst[m->sent]; i < c->nm && c->m[i].sent == m->sent;
+	    i++)
+		if (c->t->pats[c->m[i].pat].kind == K_CUE_UNSURE &&
+		    c->m[i].clause == m->clause && c->m[i].os >= m->oe)
+			return (int)i;
+	return -1;
+}
 
 /*
  * The word that ends one space before s[at] (normalized text: lower case,
@@ -671,6 +931,7 @@ static const char *const w_from[] = { "from", NULL };
 static const char *const w_for[] = { "for", NULL };
 static const char *const w_back[] = { "back", NULL };
 static const char *const w_across[] = { "across", NULL };
+static const char *const w_onto[] = { "onto", NULL };
 /*
  * "according to China's customs", "close to the Chinese border", and people
  * who go somewhere: "fled to China", "a trip to Russia".
@@ -683,7 +944,8 @@ static const char *const to_no_dest[] = { "according", "close", "closer",
 /*
  * "far from China", "20 km from Dandong", and people and firms "from" a
  * place: "a company from Yanbian" says where the partner is from, not
- * where goods come from, and people sent back: "repatriated from China".
+ * where goods come from, and people sent back: "repatriated from China",
+ * or coming home: "returned from Russia with a gift".
  * ("across the river from Changbai": see place_dir().)
  */
 static const char *const from_no_origin[] = { "away", "far", "apart",
@@ -694,7 +956,8 @@ static const char *const from_no_origin[] = { "away", "far", "apart",
 	"partner", "partners", "delegation", "delegations", "official",
 	"officials", "visitor", "visitors", "tourist", "tourists", "source",
 	"sources", "people", "man", "men", "woman", "women", "repatriated",
-	"deported", "fled", "escaped", "defected", NULL };
+	"deported", "fled", "escaped", "defected", "returned", "returning",
+	"returns", "home", NULL };
 /* "bound for Russia" */
 static const char *const for_dest[] = { "bound", "destined", "headed",
 	"heading", NULL };
@@ -723,6 +986,9 @@ place_dir(const struct yl_cls *c, const struct match *m, int foreign)
 	pn = word_before(s, ws, &ps);
 	if (in_words(w_into, s, ws, n))
 		return foreign ? DIR_EXPORT : DIR_IMPORT;
+	/* "moved onto Chinese carrier ships": loaded to leave */
+	if (in_words(w_onto, s, ws, n))
+		return foreign ? DIR_EXPORT : 0;
 	if (in_words(w_to, s, ws, n)) {
 		if (!foreign)
 			return pn > 0 && in_words(w_back, s, ps, pn) ?
@@ -747,6 +1013,52 @@ place_dir(const struct yl_cls *c, const struct match *m, int foreign)
 	    pn))
 		return DIR_EXPORT;
 	return 0;
+}
+
+static const char *const w_in_at[] = { "in", "at", NULL };
+/* "sent to Russia": people going abroad, not goods "trucked to Dandong" */
+static const char *const w_sent_to[] = { "sent", "dispatched", "posted",
+	"assigned", "transferred", "went", "go", "goes", "going", "gone",
+	"moved", "headed", "heading", "bound", NULL };
+
+/*
+ * Are the people of fixed-direction match m (a labour term: "North Korean
+ * workers") at home? So when its sentence places something "in" or "at" a
+ * DPRK place ("workers at a shoe factory in Sinuiju") and nothing in, at or
+ * sent to a foreign one ("workers in Hunchun", "sent to Russia").
+ * TAGS.md's overseas-labor is DPRK nationals working abroad only.
+ */
+static int
+at_home(const struct yl_cls *c, const struct match *m)
+{
+	const char *s = c->norm.s;
+	size_t i, ws = 0, ps = 0, n, pn;
+	int home = 0;
+
+	if (strcmp(c->t->cats[c->t->pats[m->pat].target].id,
+	    "overseas-labor") != 0)
+		return 0;
+	for (i = c->sfirst[m->sent]; i < c->nm && c->m[i].sent == m->sent;
+	    i++) {
+		const struct match *q = &c->m[i];
+		const struct cls_pat *p = &c->t->pats[q->pat];
+
+		if (p->kind != K_COUNTRY && p->kind != K_CROSSING)
+			continue;
+		n = word_before(s, q->ns, &ws);
+		if (n > 0 && n <= 3 && in_words(w_the, s, ws, n))
+			n = word_before(s, ws, &ws);
+		if (n == 0)
+			continue;
+		if (p->kind == K_COUNTRY || p->country >= 0) {
+			if (in_words(w_in_at, s, ws, n) ||
+			    (in_words(w_to, s, ws, n) && (pn = word_before(s,
+			    ws, &ps)) > 0 && in_words(w_sent_to, s, ps, pn)))
+				return 0;
+		} else if (in_words(w_in_at, s, ws, n))
+			home = 1;
+	}
+	return home;
 }
 
 /* Words that may stand between an origin and the goods: "Japanese-made". */
@@ -783,7 +1095,9 @@ origin_of(const struct yl_cls *c, size_t i)
 static const char *const sale_words[] = { "sold", "sell", "sells",
 	"selling", "sale", "sales", "resold", "bought", "buy", "buys",
 	"buying", "purchased", "purchase", "purchases", "purchasing",
-	"acquired", "acquire", "acquires", "acquiring", "acquisition", NULL };
+	"acquired", "acquire", "acquires", "acquiring", "acquisition",
+	"imported", "import", "imports", "importing", "exported", "export",
+	"exports", "exporting", NULL };
 /*
  * Words a sale does not reach across: "bought fuel from Russian tankers",
  * "buys coal and its ships carry it".
@@ -791,20 +1105,35 @@ static const char *const sale_words[] = { "sold", "sell", "sells",
 static const char *const sale_stop[] = { "from", "to", "into", "onto",
 	"with", "for", "in", "on", "at", "by", "via", "and", "or", "but",
 	NULL };
-/* After the word: "the vessels were sold", "ships for sale". */
-static const char *const sold_after[] = { "sold", "resold", "sale", NULL };
+/* After the word: "the vessels were sold", "ships for sale", "trawlers
+ * bought from a Chinese company". */
+static const char *const sold_after[] = { "sold", "resold", "sale",
+	"bought", "purchased", "acquired", "imported", "exported", NULL };
+/*
+ * A passive sale further on in the sentence: "The vessel, a 2,800-tonne
+ * freighter built in Japan, was sold in the spring". The search stops at a
+ * word that starts another clause or another thing: "ships carrying coal
+ * that was sold to China" sold the coal.
+ */
+static const char *const w_be[] = { "was", "were", "is", "are", "been",
+	"be", "being", NULL };
+static const char *const w_sold[] = { "sold", "resold", NULL };
+static const char *const passive_stop[] = { "that", "which", "who",
+	"whose", "carrying", "carried", "carries", "loaded", "laden", "and",
+	"or", "but", "while", NULL };
 
 /*
  * Is needs_sale match m bought or sold: a sale word at most five words
  * before it with no preposition or conjunction between ("has sold two
- * small cargo vessels to a buyer"), or sold / sale at most two words after
- * it ("the vessels were sold")? Else it is transport, a mode only.
+ * small cargo vessels to a buyer"), sold / sale at most two words after
+ * it ("the vessels were sold"), or a passive "was sold" later in its
+ * sentence (see passive_stop)? Else it is transport, a mode only.
  */
 static int
 sold_nearby(const struct yl_cls *c, const struct match *m)
 {
 	const char *s = c->norm.s;
-	size_t at = m->ns, ws = 0, n, k, b, e;
+	size_t at = m->ns, ws = 0, n, k, b, e, pb, pn;
 
 	for (k = 0; k < 5 && (n = word_before(s, at, &ws)) > 0; k++) {
 		if (in_words(sale_words, s, ws, n))
@@ -823,7 +1152,34 @@ sold_nearby(const struct yl_cls *c, const struct match *m)
 		if (in_words(sold_after, s, b, e - b))
 			return 1;
 	}
+	for (k = 0, at = m->ne, pb = pn = 0; k < 16; k++, at = e) {
+		for (; at < c->norm.len && !is_word((unsigned char)s[at]); at++)
+			if (s[at] == '.' || s[at] == ';' || s[at] == ':' ||
+			    s[at] == '!' || s[at] == '?')
+				return 0;
+		for (b = e = at; e < c->norm.len &&
+		    is_word((unsigned char)s[e]); e++)
+			;
+		if (e == b || in_words(passive_stop, s, b, e - b))
+			return 0;
+		if (pn > 0 && in_words(w_sold, s, b, e - b) &&
+		    in_words(w_be, s, pb, pn))
+			return 1;
+		pb = b;
+		pn = e - b;
+	}
 	return 0;
+}
+
+/* Does pattern a's text end with the words of pattern b ("dried squid",
+ * "squid")? */
+static int
+ends_in(const struct yl_tax *t, int a, int b)
+{
+	const struct cls_pat *q = &t->pats[a], *p = &t->pats[b];
+
+	return q->len > p->len + 1 && q->text[q->len - p->len - 1] == ' ' &&
+	    memcmp(q->text + q->len - p->len, p->text, p->len) == 0;
 }
 
 /*
@@ -849,6 +1205,21 @@ antecedent(const struct yl_cls *c, size_t n)
 	return c->m[i].pat;
 }
 
+static const char transit_why[] = "foreign goods in transit";
+
+/* Was a mention of pattern pat dropped as foreign goods in transit? */
+static int
+transit_term(const struct yl_cls *c, int pat)
+{
+	size_t k;
+
+	for (k = 0; k < c->ndrops; k++)
+		if (c->drops[k].why == transit_why &&
+		    c->m[c->drops[k].m].pat == pat)
+			return 1;
+	return 0;
+}
+
 enum { F_COMMODITIES, F_COUNTRIES, F_CROSSINGS, F_MODES, F_METHODS,
     F_ENTITIES, F_N };
 
@@ -859,6 +1230,7 @@ enum { F_COMMODITIES, F_COUNTRIES, F_CROSSINGS, F_MODES, F_METHODS,
 #define S_TRADE		1	/* a trade cue or a (strong) direction cue */
 #define S_NEG		2	/* a negation cue */
 #define S_UNSURE	4	/* an unsure cue */
+#define S_USE		8	/* an in-use cue */
 
 static const char *const facet_names[F_N] = { "commodities", "countries",
     "crossings", "modes", "methods", "entities" };
@@ -928,19 +1300,41 @@ dir_rank(int d)
 	return d == DIR_EXPORT ? 0 : d == DIR_IMPORT ? 1 : d;
 }
 
+/*
+ * Hits by facet, ID (alphabetical rank), direction (alphabetical:
+ * export, import, unknown) and match; ties keep the order they came in.
+ */
 static int
-cmp_hit(const void *a, const void *b)
+sort_hits(struct yl_cls *c)
 {
-	const struct hit *x = a, *y = b;
+	struct hit *t;
+	size_t i, cap;
 
-	if (x->facet != y->facet)
-		return x->facet - y->facet;
-	if (x->rank != y->rank)
-		return x->rank - y->rank;
-	/* Directions in alphabetical order: export, import, unknown. */
-	if (x->dir != y->dir)
-		return dir_rank(x->dir) - dir_rank(y->dir);
-	return x->m - y->m;
+	if (c->nhits < 2)
+		return 0;
+	if (reserve((void **)&c->key, &c->capkey, c->nhits,
+	    sizeof(*c->key)) == -1 || reserve((void **)&c->hitstmp,
+	    &c->caphitstmp, c->nhits, sizeof(*c->hitstmp)) == -1)
+		return -1;
+	for (i = 0; i < c->nhits; i++) {
+		const struct hit *h = &c->hits[i];
+
+		c->key[i].hi = (uint64_t)h->facet << 56 |
+		    (uint64_t)(uint32_t)h->rank << 8 |
+		    (uint64_t)(dir_rank(h->dir) + 1);
+		c->key[i].lo = (uint64_t)(uint32_t)h->m << 32 | i;
+	}
+	if (skey_sort(c, c->nhits) == -1)
+		return -1;
+	for (i = 0; i < c->nhits; i++)
+		c->hitstmp[i] = c->hits[(uint32_t)c->key[i].lo];
+	t = c->hits;
+	c->hits = c->hitstmp;
+	c->hitstmp = t;
+	cap = c->caphits;
+	c->caphits = c->caphitstmp;
+	c->caphitstmp = cap;
+	return 0;
 }
 
 static const struct yl_cls *cite_ctx;	/* qsort has no context argument */
@@ -970,29 +1364,77 @@ cmp_cite(const void *a, const void *b)
 	return x->bdir - y->bdir;
 }
 
+/*
+ * Appends s[0..n) to o. Inline, so that the many short constant pieces of
+ * the output cost a compare and a copy of known size, not two calls.
+ */
+static inline void
+put(struct yl_buf *o, const char *s, size_t n)
+{
+	if (o->len + n + 1 > o->cap && yl_buf_reserve(o, n) == -1)
+		return;
+	if (o->oom)
+		return;
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+/* Appends a string literal. */
+#define PUT(o, lit)	put((o), (lit), sizeof(lit) - 1)
+
+/* Writes v in decimal at p; returns the end. */
+static char *
+put_u32(char *p, uint32_t v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * {"start":S,"end":E,"text":"..."}, the bulk of the output, written in
+ * place. Evidence rarely holds a character JSON escapes; when it does,
+ * yl_buf_json() writes the text.
+ */
 static void
 put_evidence(struct yl_buf *o, const char *body, const struct match *m)
 {
-	yl_buf_str(o, "{\"start\":");
-	yl_buf_u64(o, m->os);
-	yl_buf_str(o, ",\"end\":");
-	yl_buf_u64(o, m->oe);
-	yl_buf_str(o, ",\"text\":");
-	yl_buf_json(o, body + m->os, m->oe - m->os);
-	yl_buf_add(o, "}", 1);
-}
+	const unsigned char *t = (const unsigned char *)body + m->os;
+	size_t i, n = m->oe - m->os;
+	char *p;
 
-static const char *
-facet_id(const struct yl_tax *t, int facet, int id)
-{
-	switch (facet) {
-	case F_COMMODITIES:	return t->cats[id].id;
-	case F_COUNTRIES:	return t->countries[id].id;
-	case F_CROSSINGS:	return t->crossings[id].id;
-	case F_MODES:		return t->modes[id].id;
-	case F_METHODS:		return t->methods[id].id;
-	default:		return t->entities[id].id;
+	if (yl_buf_reserve(o, 48 + n) == -1)
+		return;
+	p = o->p + o->len;
+	memcpy(p, "{\"start\":", 9);
+	p = put_u32(p + 9, m->os);
+	memcpy(p, ",\"end\":", 7);
+	p = put_u32(p + 7, m->oe);
+	memcpy(p, ",\"text\":", 8);
+	p += 8;
+	for (i = 0; i < n && t[i] >= 0x20 && t[i] != '"' && t[i] != '\\'; i++)
+		;
+	if (i == n) {
+		*p++ = '"';
+		memcpy(p, t, n);
+		p += n;
+		*p++ = '"';
+		*p++ = '}';
+		*p = '\0';
+		o->len = (size_t)(p - o->p);
+		return;
 	}
+	o->len = (size_t)(p - o->p);
+	yl_buf_json(o, (const char *)t, n);
+	PUT(o, "}");
 }
 
 /*
@@ -1008,33 +1450,37 @@ render(struct yl_cls *c, int relevance, int flags)
 	size_t i, j;
 	int f, explain = flags & YL_CLS_EXPLAIN;
 
-	sort_small(c->hits, c->nhits, sizeof(*c->hits), cmp_hit);
+	if (sort_hits(c) == -1) {
+		c->out.oom = 1;
+		return;
+	}
 	cite_ctx = c;
 	sort_small(c->cites, c->ncites, sizeof(*c->cites), cmp_cite);
 	yl_buf_reset(o);
-	yl_buf_str(o, "{\"ruleset\":");
-	yl_buf_json(o, t->ruleset, strlen(t->ruleset));
-	yl_buf_str(o, ",\"tags\":{");
+	put(o, c->head.p, c->head.len);
 	for (f = 0, i = 0; f < F_N; f++) {
 		int ntags = 0;
 
 		yl_buf_str(o, f ? ",\"" : "\"");
 		yl_buf_str(o, facet_names[f]);
-		yl_buf_str(o, "\":[");
+		PUT(o, "\":[");
 		while (i < c->nhits && c->hits[i].facet == f) {
 			const struct hit *h = &c->hits[i];
-			const char *id = facet_id(t, f, h->id);
+			const size_t *pos = c->idpos[f];
 			int nev = 0;
 			uint32_t lasts = UINT32_MAX, laste = 0;
 
-			yl_buf_str(o, ntags++ ? ",{\"id\":" : "{\"id\":");
-			yl_buf_json(o, id, strlen(id));
+			if (ntags++)
+				PUT(o, ",");
+			PUT(o, "{\"id\":");
+			put(o, c->idjson.p + pos[h->id], pos[h->id + 1] -
+			    pos[h->id]);
 			if (h->dir >= 0) {
-				yl_buf_str(o, ",\"direction\":\"");
+				PUT(o, ",\"direction\":\"");
 				yl_buf_str(o, cls_dir_names[h->dir]);
-				yl_buf_add(o, "\"", 1);
+				PUT(o, "\"");
 			}
-			yl_buf_str(o, ",\"evidence\":[");
+			PUT(o, ",\"evidence\":[");
 			for (j = i; j < c->nhits && c->hits[j].facet == f &&
 			    c->hits[j].id == h->id && c->hits[j].dir == h->dir;
 			    j++) {
@@ -1044,16 +1490,16 @@ render(struct yl_cls *c, int relevance, int flags)
 				    m->oe == laste))
 					continue;
 				if (nev++)
-					yl_buf_add(o, ",", 1);
+					PUT(o, ",");
 				put_evidence(o, c->body, m);
 				lasts = m->os;
 				laste = m->oe;
 			}
-			yl_buf_add(o, "]", 1);
+			PUT(o, "]");
 			if (explain) {
 				size_t k, nx = 0;
 
-				yl_buf_str(o, ",\"explain\":[");
+				PUT(o, ",\"explain\":[");
 				for (k = i; k < j && nx < MAX_EVIDENCE; k++) {
 					const struct hit *x = &c->hits[k];
 					const struct match *m = &c->m[x->m];
@@ -1065,16 +1511,16 @@ render(struct yl_cls *c, int relevance, int flags)
 					    "{\"term\":");
 					yl_buf_json(o, p->written,
 					    strlen(p->written));
-					yl_buf_str(o, ",\"at\":");
+					PUT(o, ",\"at\":");
 					yl_buf_u64(o, m->os);
 					if (x->how != NULL) {
 						yl_buf_str(o, ",\"direction_"
 						    "from\":\"");
 						yl_buf_str(o, x->how);
-						yl_buf_str(o, "\"");
+						PUT(o, "\"");
 					}
 					if (x->cue >= 0) {
-						yl_buf_str(o, ",\"cue\":");
+						PUT(o, ",\"cue\":");
 						put_evidence(o, c->body,
 						    &c->m[x->cue]);
 					}
@@ -1082,18 +1528,18 @@ render(struct yl_cls *c, int relevance, int flags)
 					    t->entities[x->id].designated)
 						yl_buf_str(o, ",\"designated\":"
 						    "true");
-					yl_buf_add(o, "}", 1);
+					PUT(o, "}");
 				}
-				yl_buf_add(o, "]", 1);
+				PUT(o, "]");
 			}
-			yl_buf_add(o, "}", 1);
+			PUT(o, "}");
 			i = j;
 		}
-		yl_buf_add(o, "]", 1);
+		PUT(o, "]");
 	}
-	yl_buf_str(o, ",\"sanctions\":{\"relevance\":\"");
+	PUT(o, ",\"sanctions\":{\"relevance\":\"");
 	yl_buf_str(o, rel_names[relevance]);
-	yl_buf_str(o, "\",\"provisions\":[");
+	PUT(o, "\",\"provisions\":[");
 	for (i = 0; i < c->ncites; ) {
 		const struct cite_ent *e = &c->cites[i];
 		const char *pid = t->provs[e->prov].id;
@@ -1101,7 +1547,7 @@ render(struct yl_cls *c, int relevance, int flags)
 
 		yl_buf_str(o, i ? ",{\"id\":" : "{\"id\":");
 		yl_buf_json(o, pid, strlen(pid));
-		yl_buf_str(o, ",\"because\":[");
+		PUT(o, ",\"because\":[");
 		for (j = i; j < c->ncites && c->cites[j].prov == e->prov; j++) {
 			const struct cite_ent *b = &c->cites[j];
 
@@ -1112,35 +1558,35 @@ render(struct yl_cls *c, int relevance, int flags)
 			yl_buf_str(o, nb++ ? ",\"" : "\"");
 			yl_buf_str(o, because_id(t, b));
 			if (b->bkind == 0 && b->bdir > 0) {
-				yl_buf_add(o, "/", 1);
+				PUT(o, "/");
 				yl_buf_str(o, cls_dir_names[b->bdir]);
 			}
-			yl_buf_add(o, "\"", 1);
+			PUT(o, "\"");
 		}
-		yl_buf_str(o, "]}");
+		PUT(o, "]}");
 		i = j;
 	}
-	yl_buf_str(o, "]}}");
+	PUT(o, "]}}");
 	if (explain && c->ndrops > 0) {
-		yl_buf_str(o, ",\"dropped\":[");
+		PUT(o, ",\"dropped\":[");
 		for (i = 0; i < c->ndrops; i++) {
 			const struct drop *d = &c->drops[i];
 			const struct cls_pat *p = &t->pats[c->m[d->m].pat];
 
 			yl_buf_str(o, i ? ",{\"term\":" : "{\"term\":");
 			yl_buf_json(o, p->written, strlen(p->written));
-			yl_buf_str(o, ",\"evidence\":");
+			PUT(o, ",\"evidence\":");
 			put_evidence(o, c->body, &c->m[d->m]);
 			yl_buf_printf(o, ",\"why\":\"%s\"", d->why);
 			if (d->cue >= 0) {
-				yl_buf_str(o, ",\"cue\":");
+				PUT(o, ",\"cue\":");
 				put_evidence(o, c->body, &c->m[d->cue]);
 			}
-			yl_buf_add(o, "}", 1);
+			PUT(o, "}");
 		}
-		yl_buf_add(o, "]", 1);
+		PUT(o, "]");
 	}
-	yl_buf_add(o, "}", 1);
+	PUT(o, "}");
 }
 
 int
@@ -1148,8 +1594,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
     const char **out, size_t *outlen, char *err, size_t errsz)
 {
 	const struct yl_tax *t = c->t;
-	size_t i, j, bad, ncm;
-	int trade = 0, *sdir = NULL, *sflag = NULL, rc = -1;
+	size_t i, j, bad, ncm, sent, clause;
+	int trade = 0, transit = 0, *sdir = NULL, *sflag = NULL, rc = -1;
 	int relevance = 0;	/* 0 none, 1 low, 2 medium, 3 high */
 
 	if (len == 0 || strspn(body, " \t\r\n") >= len) {
@@ -1202,9 +1648,23 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		    push_break(&c->cb, &c->ncb, &c->capcb, m->os) == -1)
 			goto oom;
 	}
-	sort_small(c->cb, c->ncb, sizeof(*c->cb), cmp_u32);
-	if (c->nm > 1)
-		qsort(c->m, c->nm, sizeof(*c->m), cmp_start);
+	sort_u32(c->cb, c->ncb);
+	/*
+	 * In text order: start, longest first, pattern, then the order of
+	 * resolve_overlaps() (cmp_start() with a stable sort).
+	 */
+	if (c->nm > 1) {
+		if (skey_reserve(c, c->nm) == -1)
+			goto oom;
+		for (i = 0; i < c->nm; i++) {
+			c->key[i].hi = (uint64_t)c->m[i].os << 32 |
+			    (0xFFFFFFFFu - c->m[i].oe);
+			c->key[i].lo = (uint64_t)(uint32_t)c->m[i].pat << 32 | i;
+		}
+		if (skey_sort(c, c->nm) == -1)
+			goto oom;
+		skey_apply(c);
+	}
 
 	if (reserve((void **)&c->sdir, &c->capsdir, c->nsb + 1,
 	    sizeof(int)) == -1 || reserve((void **)&c->sflag, &c->capsflag,
@@ -1217,12 +1677,20 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	memset(sdir, 0, c->nsb * sizeof(int));
 	memset(sflag, 0, c->nsb * sizeof(int));
 	c->ncm = 0;
-	for (i = 0; i < c->nm; i++) {
+	for (i = 0, sent = 0, clause = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
 		enum cls_kind k = t->pats[m->pat].kind;
 
-		m->sent = find_span(c->sb, c->nsb, m->os);
-		m->clause = find_span(c->cb, c->ncb, m->os);
+		/*
+		 * The last sentence and clause start at or before the match:
+		 * matches are in text order, so both only move forward.
+		 */
+		while (sent + 1 < c->nsb && c->sb[sent + 1] <= m->os)
+			sent++;
+		while (clause + 1 < c->ncb && c->cb[clause + 1] <= m->os)
+			clause++;
+		m->sent = (int)sent;
+		m->clause = (int)clause;
 		if (i == 0 || c->m[i - 1].sent != m->sent)
 			c->sfirst[m->sent] = i;
 		if (k == K_COMMODITY) {
@@ -1251,6 +1719,11 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			sflag[m->sent] |= S_NEG;
 		else if (k == K_CUE_UNSURE)
 			sflag[m->sent] |= S_UNSURE;
+		else if (k == K_CUE_USE)
+			sflag[m->sent] |= S_USE;
+		if (k == K_CUE_TRADE &&
+		    t->pats[m->pat].target == CLS_CUE_TRANSIT)
+			transit = 1;
 		if (k == K_CUE_TRADE || k == K_METHOD ||
 		    (k == K_COMMODITY && (t->pats[m->pat].fixed_dir !=
 		    DIR_UNKNOWN || t->cats[t->pats[m->pat].target].cite[
@@ -1292,6 +1765,14 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			/* A weak cue reaches only its own clause. */
 			if (!q->dir || (q->weak && q->clause != m->clause))
 				continue;
+			/*
+			 * A cue inside what the report says it cannot tell
+			 * ("could not say whether the diesel had been brought
+			 * in") asserts no direction for the other goods.
+			 */
+			if ((sflag[m->sent] & S_UNSURE) &&
+			    clause_cue(c, q, K_CUE_UNSURE) >= 0)
+				continue;
 			dist = q->os >= m->oe ? (int)(q->os - m->oe) :
 			    q->oe <= m->os ? (int)(m->os - q->oe) : 0;
 			if (q->clause != m->clause)
@@ -1303,12 +1784,26 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				how = t->pats[q->pat].kind == K_CUE_IMPORT ||
 				    t->pats[q->pat].kind == K_CUE_EXPORT ?
 				    "cue" : "place";
+				/*
+				 * Barter: goods named before "taking back" or
+				 * "paid for with" went the other way.
+				 */
+				if (how[0] == 'c' && q->os >= m->oe &&
+				    t->pats[q->pat].target == CLS_CUE_BARTER)
+					d = d == DIR_IMPORT ? DIR_EXPORT :
+					    DIR_IMPORT;
 			}
 		}
 		if (p->fixed_dir != DIR_UNKNOWN) {
 			d = p->fixed_dir;
 			how = "term";
 			cue = -1;
+			if (at_home(c, m)) {
+				if (add_drop(c, (int)i, -1, "working at home, "
+				    "not abroad") == -1)
+					goto oom;
+				continue;
+			}
 		}
 		if (d == DIR_UNKNOWN && p->needs_cue) {
 			if (add_drop(c, (int)i, -1, "no direction cue in its "
@@ -1327,14 +1822,29 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			cue = org;
 		}
 		/*
+		 * In a report that speaks of transit, foreign goods pass
+		 * through and are no DPRK trade ("Russian coal" shipped out
+		 * of Rajin), nor is the same term named again without a cue
+		 * of its own clause ("the coal was loaded at Rajin").
+		 */
+		if (transit && p->fixed_dir == DIR_UNKNOWN &&
+		    (strcmp(how, "origin") == 0 || ((cue < 0 ||
+		    c->m[cue].clause != m->clause || c->m[cue].weak) &&
+		    transit_term(c, m->pat)))) {
+			if (add_drop(c, (int)i, cue, transit_why) == -1)
+				goto oom;
+			continue;
+		}
+		/*
 		 * "whether the copper had come out of North Korea or ...": the
 		 * report leaves the direction open, and says so; the mention
 		 * stays, as unknown, and nothing is carried into it.
 		 */
 		unsure = 0;
 		if (p->fixed_dir == DIR_UNKNOWN &&
-		    (sflag[m->sent] & S_UNSURE) && (k = (size_t)clause_cue(c,
-		    m, K_CUE_UNSURE)) != (size_t)-1) {
+		    (sflag[m->sent] & S_UNSURE) && ((k = (size_t)clause_cue(c,
+		    m, K_CUE_UNSURE)) != (size_t)-1 || (d == DIR_UNKNOWN &&
+		    (k = (size_t)unsure_later(c, m)) != (size_t)-1))) {
 			d = DIR_UNKNOWN;
 			how = "unsure";
 			cue = (int)k;
@@ -1351,7 +1861,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			const struct cls_pat *q = &t->pats[c->m[k].pat];
 
 			if (q->kind == K_COMMODITY &&
-			    q->fixed_dir != DIR_UNKNOWN) {
+			    q->fixed_dir != DIR_UNKNOWN &&
+			    !at_home(c, &c->m[k])) {
 				d = q->fixed_dir;
 				how = "term";
 				cue = (int)k;
@@ -1365,13 +1876,22 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		for (k = c->nmen; d == DIR_UNKNOWN && !unsure && k-- > 0; ) {
 			const struct mention *e = &c->men[k];
 
-			if (c->m[e->m].pat != m->pat || !e->primary)
+			/* the same term, or a longer one ending in it: "squid"
+			 * after "dried squid" */
+			if ((c->m[e->m].pat != m->pat && !ends_in(c->t,
+			    c->m[e->m].pat, m->pat)) || !e->primary ||
+			    strcmp(e->how, "pending") == 0)
 				continue;
 			if (e->dir != DIR_UNKNOWN &&
 			    strcmp(e->how, "default") != 0) {
 				d = e->dir;
 				how = "earlier";
 				cue = e->m;
+			} else if (strcmp(e->how, "unsure") == 0) {
+				/* "the starch" the report could not place */
+				how = "unsure";
+				cue = e->cue;
+				unsure = 1;
 			}
 			break;
 		}
@@ -1386,14 +1906,40 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * only where its own sentence speaks of trade: "rebar" in a
 		 * quote or "timber" that workers cut is not traded.
 		 */
-		if (d == DIR_UNKNOWN && !(sflag[m->sent] & S_TRADE) &&
-		    !unsure && t->cats[p->target].default_dir == DIR_UNKNOWN &&
-		    t->cats[p->target].cite[DIR_ANY].n == 0) {
-			if (add_drop(c, (int)i, -1, "no direction and no trade "
-			    "cue in its sentence") == -1)
+		/*
+		 * Equipment that handles or moves the goods ("Chinese
+		 * excavators are used to fill the holds") is in use, not
+		 * traded, unless a strong cue of its own clause says it was.
+		 */
+		if ((sflag[m->sent] & S_USE) && p->fixed_dir == DIR_UNKNOWN &&
+		    (k = (size_t)used_after(c, m)) != (size_t)-1 &&
+		    !(cue >= 0 && strcmp(how, "cue") == 0 && !c->m[cue].weak &&
+		    c->m[cue].clause == m->clause)) {
+			if (add_drop(c, (int)i, (int)k, "in use, not traded") ==
+			    -1)
 				goto oom;
 			continue;
 		}
+		/*
+		 * Such a mention is held back, as "pending", until the whole
+		 * report is read: where the report gives its category one
+		 * direction elsewhere it is more of the same goods (lead and
+		 * copper "added to the same convoys" as the iron ore going
+		 * out), else it is dropped below.
+		 */
+		if (d == DIR_UNKNOWN && !(sflag[m->sent] & S_TRADE) &&
+		    !unsure && t->cats[p->target].default_dir == DIR_UNKNOWN &&
+		    t->cats[p->target].cite[DIR_ANY].n == 0)
+			how = "pending";
+		/*
+		 * Goods that a place or a weak cue of their own clause sends
+		 * somewhere ("fish goes to Russia on the ferry") are trade,
+		 * though the same words about people are not.
+		 */
+		if (d != DIR_UNKNOWN && cue >= 0 && c->m[cue].weak &&
+		    c->m[cue].clause == m->clause &&
+		    (strcmp(how, "cue") == 0 || strcmp(how, "place") == 0))
+			trade = 1;
 		for (a = -1; a < 4; a++) {
 			int cat = a < 0 ? p->target : p->also[a];
 			struct mention *mn;
@@ -1416,8 +1962,10 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				mn->dir = t->cats[cat].default_dir;
 				mn->how = "default";
 			}
+			/* Bits: 1 a default direction, 2 import, 4 export. */
 			if (mn->dir != DIR_UNKNOWN)
-				c->catknown[cat] = 1;
+				c->catknown[cat] |= strcmp(mn->how,
+				    "default") == 0 ? 1 : 1 << mn->dir;
 		}
 	}
 
@@ -1427,14 +1975,32 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		const struct mention *mn = &c->men[i];
 		const struct cls_pat *p = &t->pats[mn->pat];
 		const struct cls_category *cat = &t->cats[mn->cat];
-		int d;
+		int d, dir = mn->dir, known = c->catknown[mn->cat] & 6;
+		const char *how = mn->how;
 
-		if (mn->dir == DIR_UNKNOWN && c->catknown[mn->cat])
+		/*
+		 * A mention without a direction, in a report that gives its
+		 * category exactly one (from evidence, not a default), is
+		 * more of the same goods: it cites by its own term ("lead"
+		 * beside iron ore going out cites the lead row).
+		 */
+		if (dir == DIR_UNKNOWN && strcmp(how, "unsure") != 0 &&
+		    (known == 2 || known == 4) && cat->cite[DIR_ANY].n == 0) {
+			dir = known == 2 ? DIR_IMPORT : DIR_EXPORT;
+			how = "category";
+		}
+		if (dir == DIR_UNKNOWN && strcmp(how, "pending") == 0) {
+			if (add_drop(c, mn->m, -1, "no direction and no trade "
+			    "cue in its sentence") == -1)
+				goto oom;
 			continue;
-		if (add_hit(c, F_COMMODITIES, mn->cat, mn->dir, mn->m, mn->cue,
-		    mn->how) == -1)
+		}
+		if (dir == DIR_UNKNOWN && c->catknown[mn->cat])
+			continue;
+		if (add_hit(c, F_COMMODITIES, mn->cat, dir, mn->m, mn->cue,
+		    how) == -1)
 			goto oom;
-		if (mn->dir == DIR_UNKNOWN) {
+		if (dir == DIR_UNKNOWN) {
 			/* Joint ventures cite in any direction. */
 			const struct cls_cites *cs = &cat->cite[DIR_ANY];
 
@@ -1446,13 +2012,13 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				relevance = 2;
 			continue;
 		}
-		for (d = mn->dir; ; d = DIR_ANY) {
+		for (d = dir; ; d = DIR_ANY) {
 			const struct cls_cites *cs = &cat->cite[d];
 
 			if (mn->primary && p->cite[d].set)
 				cs = &p->cite[d];
 			for (j = 0; j < (size_t)cs->n; j++)
-				if (add_cite(c, cs->v[j], 0, mn->cat, mn->dir,
+				if (add_cite(c, cs->v[j], 0, mn->cat, dir,
 				    &relevance) == -1)
 					goto oom;
 			if (d == DIR_ANY)

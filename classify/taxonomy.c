@@ -466,14 +466,22 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
     const struct yl_ynode *n)
 {
 	static const char *const names[] = { "import", "export", "negation",
-	    "trade", "clause", "import_weak", "export_weak", "unsure", NULL };
+	    "trade", "clause", "import_weak", "export_weak", "unsure",
+	    "import_barter", "export_barter", "label", "transit", "retraction",
+	    "in_use", NULL };
 	static const enum cls_kind kinds[] = { K_CUE_IMPORT, K_CUE_EXPORT,
 	    K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE, K_CUE_IMPORT, K_CUE_EXPORT,
-	    K_CUE_UNSURE };
+	    K_CUE_UNSURE, K_CUE_IMPORT, K_CUE_EXPORT, K_CUE_NEG, K_CUE_TRADE,
+	    K_CUE_NEG, K_CUE_USE };
 	/* A weak direction cue gives a direction but does not by itself make
-	 * a report about trade: its target is CLS_CUE_WEAK (see cls_int.h). */
+	 * a report about trade: its target is CLS_CUE_WEAK; a barter cue
+	 * turns round for the goods before it: CLS_CUE_BARTER; a label is a
+	 * negation of the goods just after it: CLS_CUE_LABEL; a transit cue
+	 * a trade cue, CLS_CUE_TRANSIT; a retraction a negation of what
+	 * stands before it, CLS_CUE_RETRACT (cls_int.h). */
 	static const int targets[] = { 0, 0, 0, 0, 0, CLS_CUE_WEAK,
-	    CLS_CUE_WEAK, 0 };
+	    CLS_CUE_WEAK, 0, CLS_CUE_BARTER, CLS_CUE_BARTER, CLS_CUE_LABEL,
+	    CLS_CUE_TRANSIT, CLS_CUE_RETRACT, 0 };
 	size_t i;
 	int j;
 
@@ -490,7 +498,10 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 		if (names[j] == NULL) {
 			yl_errs_at(&ld->errs, doc, k, "cues: unknown kind '%s' "
 			    "(import, export, negation, trade, clause, "
-			    "import_weak, export_weak, unsure)", k->str);
+			    "import_weak, export_weak, unsure, import_barter, "
+			    "export_barter, label, transit, retraction, "
+			    "in_use)",
+			    k->str);
 			continue;
 		}
 		add_terms(ld, doc, n->kids[i + 1], kinds[j], targets[j]);
@@ -667,6 +678,7 @@ kind_facet(enum cls_kind k)
 	case K_CUE_TRADE:	return "trade cue";
 	case K_CUE_CLAUSE:	return "clause cue";
 	case K_CUE_UNSURE:	return "unsure cue";
+	case K_CUE_USE:		return "in-use cue";
 	default:		return "?";
 	}
 }
@@ -754,6 +766,7 @@ cache_path(const struct yl_tax *t, char *buf, size_t sz)
 {
 	const char *d = getenv("YALU_CACHE"), *x, *home;
 	char base[3072];
+	hs_platform_info_t plat;
 	uint64_t k = YL_FNV_OFFSET;
 	size_t i;
 
@@ -767,6 +780,16 @@ cache_path(const struct yl_tax *t, char *buf, size_t sz)
 		d = base;
 	}
 	k = yl_hash64(k, hs_version(), strlen(hs_version()));
+	/*
+	 * And the CPU it was compiled for: a database built where fewer
+	 * instructions are available (under valgrind, on an older host
+	 * sharing the home directory) still loads, but scans slower.
+	 */
+	if (hs_populate_platform(&plat) == HS_SUCCESS) {
+		k = yl_hash64(k, &plat.tune, sizeof(plat.tune));
+		k = yl_hash64(k, &plat.cpu_features,
+		    sizeof(plat.cpu_features));
+	}
 	for (i = 0; i < t->npats; i++)
 		k = yl_hash64(k, t->pats[i].text, t->pats[i].len + 1);
 	if ((size_t)snprintf(buf, sz, "%s/taxonomy-%016llx.hsdb", d,

@@ -30,6 +30,12 @@ reserve(struct yl_buf *b, size_t more)
 	return 0;
 }
 
+int
+yl_buf_reserve(struct yl_buf *b, size_t n)
+{
+	return reserve(b, n);
+}
+
 void
 yl_buf_add(struct yl_buf *b, const void *s, size_t n)
 {

@@ -1,13 +1,17 @@
 /*
- * kafka.c - librdkafka conf pass-through and idempotent topic creation.
+ * kafka.c - librdkafka conf pass-through, idempotent topic creation, and
+ * consumer lag gauges from librdkafka's statistics.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "yalu/kafka.h"
 #include "yalu/log.h"
+#include "yalu/metrics.h"
 
 #define TOPIC_KEYS(defname, defparts)					\
 	{ "name", YL_CONF_STR, offsetof(struct yl_topic, name), defname,	\
@@ -197,4 +201,174 @@ yl_kafka_ensure_topics(rd_kafka_t *rk, const struct yl_topics *tp,
 	for (i = 0; i < 3; i++)
 		rd_kafka_NewTopic_destroy(nt[i]);
 	return rc;
+}
+
+/* ------------------------------------------------------ consumer lag */
+
+struct yl_kafka_lag {
+	struct yl_metrics	*m;
+	char			*metric;
+	char			**set;		/* labels of the series shown */
+	size_t			 nset;
+};
+
+struct yl_kafka_lag *
+yl_kafka_lag_new(struct yl_metrics *m, const char *metric, const char *help)
+{
+	struct yl_kafka_lag *l;
+
+	if (yl_metrics_declare(m, YL_METRIC_GAUGE, metric, help, NULL, 0) ==
+	    -1 || (l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if ((l->metric = strdup(metric)) == NULL) {
+		free(l);
+		return NULL;
+	}
+	l->m = m;
+	return l;
+}
+
+static void
+lag_forget(struct yl_kafka_lag *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nset; i++)
+		free(l->set[i]);
+	free(l->set);
+	l->set = NULL;
+	l->nset = 0;
+}
+
+void
+yl_kafka_lag_free(struct yl_kafka_lag **pl)
+{
+	if (pl == NULL || *pl == NULL)
+		return;
+	lag_forget(*pl);
+	free((*pl)->metric);
+	free(*pl);
+	*pl = NULL;
+}
+
+void
+yl_kafka_lag_clear(struct yl_kafka_lag *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->nset; i++)
+		yl_metrics_remove(l->m, l->metric, l->set[i]);
+	lag_forget(l);
+}
+
+int
+yl_kafka_lag_conf(rd_kafka_conf_t *kc, const struct yl_kv *kv,
+    int (*cb)(rd_kafka_t *, char *, size_t, void *), char *err, size_t errsz)
+{
+	if (yl_kafka_conf_default(kc, kv, "statistics.interval.ms",
+	    YL_KAFKA_STATS_MS, err, errsz) == -1)
+		return -1;
+	rd_kafka_conf_set_stats_cb(kc, cb);
+	return 0;
+}
+
+/* An integer member of o, or -1 when absent or negative. */
+static long long
+get_offset(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ?
+	    json_integer_value(v) : -1;
+}
+
+/* The lag of one partition object of the statistics, or -1 unknown. */
+static long long
+partition_lag(json_t *p)
+{
+	long long lo, end;
+
+	/*
+	 * Stored: what this daemon has finished with (it stores offsets
+	 * itself, only once a message is done). Committed: the same as of
+	 * the last commit, all there is right after an assignment.
+	 */
+	if ((end = get_offset(p, "consumer_lag_stored")) >= 0 ||
+	    (end = get_offset(p, "consumer_lag")) >= 0)
+		return end;
+	/*
+	 * Neither: the group has finished nothing of this partition yet, so
+	 * everything it holds is still to do (the daemons read a new group
+	 * from the earliest offset). An empty partition is then 0 rather
+	 * than unknown. The end is the last stable offset, which is the
+	 * high watermark when no transactions write the topic.
+	 */
+	lo = get_offset(p, "lo_offset");
+	if ((end = get_offset(p, "ls_offset")) < 0)
+		end = get_offset(p, "hi_offset");
+	return lo >= 0 && end >= lo ? end - lo : -1;
+}
+
+int
+yl_kafka_lag_update(struct yl_kafka_lag *l, const char *json, size_t len)
+{
+	json_t *root, *topics, *t, *parts, *p;
+	const char *tname, *pname;
+	char **set = NULL, **grown, tq[512], labels[600];
+	size_t nset = 0, cap = 0, i, j;
+	long long lag;
+	int n = 0;
+
+	if (l == NULL)
+		return -1;
+	if ((root = json_loadb(json, len, 0, NULL)) == NULL)
+		return -1;
+	if (!json_is_object(topics = json_object_get(root, "topics"))) {
+		json_decref(root);
+		return -1;
+	}
+	json_object_foreach(topics, tname, t) {
+		if (!json_is_object(parts = json_object_get(t, "partitions")) ||
+		    yl_metrics_label_escape(tname, tq, sizeof(tq)) == -1)
+			continue;
+		json_object_foreach(parts, pname, p) {
+			json_t *id = json_object_get(p, "partition");
+
+			/* -1 is librdkafka's "unassigned" pseudo-partition. */
+			if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+			    !json_is_true(json_object_get(p, "desired")) ||
+			    (lag = partition_lag(p)) < 0)
+				continue;
+			snprintf(labels, sizeof(labels), "topic=%s,partition=\""
+			    "%lld\"", tq, (long long)json_integer_value(id));
+			if (nset == cap) {
+				cap = cap ? cap * 2 : 16;
+				if ((grown = realloc(set, cap * sizeof(*set))) ==
+				    NULL)
+					break;
+				set = grown;
+			}
+			if ((set[nset] = strdup(labels)) == NULL)
+				break;
+			nset++;
+			yl_metrics_gauge_set(l->m, l->metric, labels,
+			    (double)lag);
+			n++;
+		}
+	}
+	json_decref(root);
+	/* Partitions shown before but not owned (or known) now. */
+	for (i = 0; i < l->nset; i++) {
+		for (j = 0; j < nset; j++)
+			if (strcmp(l->set[i], set[j]) == 0)
+				break;
+		if (j == nset)
+			yl_metrics_remove(l->m, l->metric, l->set[i]);
+	}
+	lag_forget(l);
+	l->set = set;
+	l->nset = nset;
+	return n;
 }

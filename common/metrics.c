@@ -2,9 +2,11 @@
  * metrics.c - Prometheus registry and its libmicrohttpd endpoint.
  *
  * The registry is a list of families, each with a list of series, plus a
- * small hash of "name{labels}" for the by-name calls. Nothing is ever
- * removed before yl_metrics_free, so a handle stays valid and the HTTP
- * thread can walk the lists under the same mutex the updates take.
+ * small hash of "name{labels}" for the by-name calls. Families are never
+ * removed before yl_metrics_free; a series only by yl_metrics_remove (for
+ * labels that come and go, like the partitions a consumer owns), so the
+ * handles the hot paths keep stay valid, and the HTTP thread walks the
+ * lists under the same mutex the updates take.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -513,6 +515,38 @@ yl_metrics_observe(struct yl_metrics *m, const char *name,
 		rc = observe_locked(s, v);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
+}
+
+int
+yl_metrics_remove(struct yl_metrics *m, const char *name, const char *labels)
+{
+	struct yl_metric **hp, **lp, *s, *prev = NULL;
+	uint32_t h;
+
+	if (labels == NULL)
+		labels = "";
+	h = series_hash(name, labels);
+	pthread_mutex_lock(&m->lock);
+	for (hp = &m->slot[h % HASH_SLOTS]; (s = *hp) != NULL; hp = &s->hnext)
+		if (s->hash == h && strcmp(s->fam->name, name) == 0 &&
+		    strcmp(s->labels, labels) == 0)
+			break;
+	if (s == NULL) {
+		pthread_mutex_unlock(&m->lock);
+		return -1;
+	}
+	*hp = s->hnext;
+	/* The family's list is singly linked: find the one before it. */
+	for (lp = &s->fam->first; *lp != s; lp = &(*lp)->next)
+		prev = *lp;
+	*lp = s->next;
+	if (s->fam->last == s)
+		s->fam->last = prev;
+	pthread_mutex_unlock(&m->lock);
+	free(s->labels);
+	free(s->bucket);
+	free(s);
+	return 0;
 }
 
 void

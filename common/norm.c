@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <utf8proc.h>
 
 #include "yalu/norm.h"
@@ -112,6 +116,51 @@ keep_as_is(utf8proc_int32_t cp)
 	    (cp >= 0x3400 && cp <= 0x4DBF);		/* CJK ext. A */
 }
 
+#ifdef __SSE2__
+/*
+ * Normalizes 16 bytes at src[i] into n->s + o if they need nothing but
+ * upper case folded: printable ASCII without '-' and without a space
+ * that follows a space (space: the byte before them gave one). Then each
+ * output byte is its input byte, lower-cased, and comes from i + k. Returns
+ * 0 when the block is done, -1 when the byte-by-byte loop must take it.
+ * Running text is mostly such blocks.
+ */
+static inline int
+fold16(struct yl_norm *n, const unsigned char *src, size_t i, size_t o,
+    int space)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)
+	    (src + i));
+	const __m128i sp = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+	__m128i bad, upper, k;
+	uint32_t *dst = n->start + o;
+
+	/* Bytes below ' ' and from 0x80 are below ' ' as signed bytes. */
+	bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(' ')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+	/* A space after a space, the block's first byte included. */
+	bad = _mm_or_si128(bad, _mm_and_si128(sp, _mm_or_si128(
+	    _mm_slli_si128(sp, 1), _mm_cvtsi32_si128(space ? 0xFF : 0))));
+	if (_mm_movemask_epi8(bad) != 0)
+		return -1;
+	upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+	_mm_storeu_si128((__m128i *)(void *)(n->s + o), _mm_add_epi8(v,
+	    _mm_and_si128(upper, _mm_set1_epi8('a' - 'A'))));
+	k = _mm_add_epi32(_mm_set1_epi32((int)(uint32_t)i),
+	    _mm_setr_epi32(0, 1, 2, 3));
+	_mm_storeu_si128((__m128i *)(void *)dst, k);
+	k = _mm_add_epi32(k, _mm_set1_epi32(4));
+	_mm_storeu_si128((__m128i *)(void *)(dst + 4), k);
+	k = _mm_add_epi32(k, _mm_set1_epi32(4));
+	_mm_storeu_si128((__m128i *)(void *)(dst + 8), k);
+	k = _mm_add_epi32(k, _mm_set1_epi32(4));
+	_mm_storeu_si128((__m128i *)(void *)(dst + 12), k);
+	return 0;
+}
+#endif
+
 int
 yl_norm_text(struct yl_norm *n, const char *src, size_t len, size_t *badpos)
 {
@@ -132,20 +181,41 @@ yl_norm_text(struct yl_norm *n, const char *src, size_t len, size_t *badpos)
 			/* The hot loop: ASCII runs, with local pointers. */
 			char *ds = n->s;
 			uint32_t *dst = n->start;
+			size_t end;
 
 			do {
-				unsigned char c = ascii_fold[p[i]];
-
-				if (c != 0) {
-					ds[o] = (char)c;
-					dst[o++] = (uint32_t)i;
-					space = 0;
-				} else if (!space) {
-					ds[o] = ' ';
-					dst[o++] = (uint32_t)i;
-					space = 1;
+#ifdef __SSE2__
+				/*
+				 * Output never outruns input on ASCII, and the
+				 * buffers hold o + (len - i) + 1 bytes (see the
+				 * grow() calls), so 16 bytes fit at o.
+				 */
+				if (i + 16 <= len &&
+				    fold16(n, p, i, o, space) == 0) {
+					space = p[i + 15] == ' ';
+					i += 16;
+					o += 16;
+					continue;
 				}
-			} while (++i < len && p[i] < 0x80);
+				/* Byte by byte to the next block. */
+				end = i + 16 < len ? i + 16 : len;
+#else
+				end = len;
+#endif
+				for (; i < end && p[i] < 0x80; i++) {
+					unsigned char c = ascii_fold[p[i]];
+
+					if (c != 0) {
+						ds[o] = (char)c;
+						dst[o++] = (uint32_t)i;
+						space = 0;
+					} else if (!space) {
+						ds[o] = ' ';
+						dst[o++] = (uint32_t)i;
+						space = 1;
+					}
+				}
+			} while (i < len && p[i] < 0x80);
 			continue;
 		}
 		clen = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);

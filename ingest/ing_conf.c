@@ -36,6 +36,9 @@ const struct yl_confkey ing_conf_spec[] = {
 	  NULL, "librdkafka properties, passed through" },
 	{ "topics", YL_CONF_SECTION, offsetof(struct ing_conf, topics), NULL, 0,
 	  0, 0, yl_topics_spec, "topic names and sizes" },
+	{ "metrics", YL_CONF_SECTION, offsetof(struct ing_conf, metrics), NULL,
+	  0, 0, 0, yl_metrics_spec,
+	  "Prometheus /metrics and /health (restart to change)" },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 
@@ -158,6 +161,9 @@ ing_conf_load(const char *path, struct yl_errs *errs)
 	if (c->listen != NULL && strstr(c->listen, "://") == NULL)
 		yl_errs_at(errs, doc, ln, "listen: '%s' is not a ZeroMQ "
 		    "endpoint (tcp://host:port, ipc://path)", c->listen);
+	if (yl_metrics_check(&c->metrics, err, sizeof(err)) == -1)
+		yl_errs_at(errs, doc, doc->root ? yl_ymap_get(doc->root,
+		    "metrics") : NULL, "%s", err);
 	/* The daemon chdirs to / when it detaches. */
 	if (c->spool != NULL && c->spool[0] != '/')
 		yl_errs_at(errs, doc, yl_ymap_get(doc->root, "spool"),
@@ -232,6 +238,12 @@ ing_conf_keep_fixed(struct ing_conf *nc, struct ing_conf *oc)
 	    topic_differs(&nc->topics.dlq, &oc->topics.dlq))
 		yl_log_warnx("config: topics: changes need a restart; still "
 		    "producing to %s", oc->topics.raw.name);
+	if (nc->metrics.port != oc->metrics.port ||
+	    nc->metrics.allow_remote != oc->metrics.allow_remote ||
+	    str_differs(nc->metrics.address, oc->metrics.address))
+		yl_log_warnx("config: metrics: changes need a restart; still "
+		    "serving on port %lld", oc->metrics.port);
+	SWAP(nc->metrics, oc->metrics, struct yl_metrics_conf);
 	SWAP(nc->listen, oc->listen, char *);
 	SWAP(nc->spool, oc->spool, char *);
 	SWAP(nc->kafka, oc->kafka, struct yl_kv);

@@ -28,18 +28,22 @@ struct ing_norm {
 	size_t	 n;
 };
 
+/*
+ * Short names of the refusals: the reason labels of
+ * yalu_ingest_refused_total and the words of the STATUS= line.
+ */
 static const char *const refusal_names[ING_R_MAX] = {
 	[ING_OK] = "ok",
-	[ING_R_ENVELOPE] = "envelope",
+	[ING_R_ENVELOPE] = "no_envelope",
 	[ING_R_FRAMES] = "frames",
-	[ING_R_SIZE] = "size",
-	[ING_R_UTF8] = "utf8",
-	[ING_R_JSON] = "json",
-	[ING_R_FIELD] = "field",
+	[ING_R_SIZE] = "too_large",
+	[ING_R_UTF8] = "invalid_utf8",
+	[ING_R_JSON] = "not_json",
+	[ING_R_FIELD] = "bad_field",
 	[ING_R_EMPTY] = "empty",
 	[ING_R_KAFKA] = "kafka",
-	[ING_R_SHUTDOWN] = "shutdown",
-	[ING_R_FILETYPE] = "filetype",
+	[ING_R_SHUTDOWN] = "shutting_down",
+	[ING_R_FILETYPE] = "file_type",
 	[ING_R_INTERNAL] = "internal",
 };
 

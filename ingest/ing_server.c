@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -43,6 +44,7 @@ struct pending {
 	struct ing_server	*srv;
 	struct envelope		*env;	/* ZeroMQ client, or NULL */
 	char			*file;	/* spool file, or NULL */
+	double			 t0;	/* received at, now_s() */
 	char			 id[];
 };
 
@@ -55,6 +57,7 @@ struct ing_server {
 	int			 wake[2];	/* pipe: mainq is not empty */
 	void			*zctx, *router;
 	struct ing_stats	 st, logged;
+	struct ing_metrics	*metrics;	/* registry and endpoint */
 	size_t			 inflight;
 	int			 draining;
 	long long		 next_scan, next_status;
@@ -129,11 +132,29 @@ fail:
 
 /* ------------------------------------------------------------ stats */
 
+/* Monotonic seconds, for the latency histogram. */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+received(struct ing_server *srv, enum ing_source src)
+{
+	srv->st.received++;
+	ing_metrics_received(srv->metrics, src);
+}
+
 static void
 refused(struct ing_server *srv, enum ing_refusal why)
 {
 	srv->st.refused++;
 	srv->st.refused_by[why]++;
+	ing_metrics_refused(srv->metrics, why);
 }
 
 const struct ing_stats *
@@ -234,13 +255,19 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		snprintf(text, sizeof(text), "err delivery failed: %s",
 		    rd_kafka_err2str(m->err));
 	}
+	ing_metrics_delivered(srv->metrics, pd->file != NULL ? ING_SRC_SPOOL :
+	    ING_SRC_ZMQ, m->err == RD_KAFKA_RESP_ERR_NO_ERROR, now_s() - pd->t0);
 	if (pd->env != NULL)
 		reply(srv, pd->env, text);
 	if (pd->file != NULL && srv->spool != NULL) {
-		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			srv->st.spool_done++;
-		else if (!transient(m->err))
+			ing_metrics_spool(srv->metrics, ING_SPOOL_DONE);
+		} else if (!transient(m->err)) {
 			srv->st.spool_rejected++;
+			ing_metrics_spool(srv->metrics, ING_SPOOL_REJECTED);
+		} else
+			ing_metrics_spool(srv->metrics, ING_SPOOL_RETRY);
 		ing_spool_delivered(srv->spool, pd->file,
 		    m->err == RD_KAFKA_RESP_ERR_NO_ERROR, transient(m->err),
 		    text + 4);
@@ -259,6 +286,7 @@ pending_new(struct ing_server *srv, const char *id)
 	if ((pd = calloc(1, sizeof(*pd) + n)) == NULL)
 		return NULL;
 	pd->srv = srv;
+	pd->t0 = now_s();
 	memcpy(pd->id, id, n);
 	return pd;
 }
@@ -299,6 +327,7 @@ produce(struct ing_server *srv, const struct yl_report *r,
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		srv->st.queue_full++;
+		ing_metrics_queue_full(srv->metrics);
 		if (!wait || yl_sig_term) {
 			snprintf(err, errsz, "%s", wait ? "shutting down" :
 			    "queue full");
@@ -322,7 +351,7 @@ spool_submit(void *arg, struct yl_report *r, const char *name)
 	struct pending *pd;
 	char err[256];
 
-	srv->st.received++;
+	received(srv, ING_SRC_SPOOL);
 	if ((pd = pending_new(srv, r->id)) == NULL ||
 	    (pd->file = strdup(name)) == NULL) {
 		free(pd);
@@ -346,8 +375,9 @@ spool_refused(void *arg, const char *name, enum ing_refusal why,
 
 	(void)name;
 	(void)reason;
-	srv->st.received++;
+	received(srv, ING_SRC_SPOOL);
 	srv->st.spool_rejected++;
+	ing_metrics_spool(srv->metrics, ING_SPOOL_REJECTED);
 	refused(srv, why);
 }
 
@@ -370,7 +400,7 @@ handle(struct ing_server *srv, zmq_msg_t *m, size_t n)
 	char err[600], text[640];
 	size_t nenv, i, nf = n < MAX_FRAMES ? n : MAX_FRAMES;
 
-	srv->st.received++;
+	received(srv, ING_SRC_ZMQ);
 	for (i = 0; i < nf; i++) {
 		f[i].data = zmq_msg_data(&m[i]);
 		f[i].len = zmq_msg_size(&m[i]);
@@ -498,7 +528,7 @@ serve(struct ing_server *srv, int max)
 			} else
 				snprintf(text, sizeof(text), "err expected 1 "
 				    "or 2 frames, got %zu", (size_t)n - nenv);
-			srv->st.received++;
+			received(srv, ING_SRC_ZMQ);
 			refused(srv, why);
 			yl_log_warnx("zmq: refused report -: %s", text + 4);
 			if ((env = env_new(m, nenv)) != NULL)
@@ -632,6 +662,13 @@ ing_server_new(struct ing_conf **conf, char *err, size_t errsz)
 	srv->conf = *conf;
 	*conf = NULL;
 	srv->wake[0] = srv->wake[1] = -1;
+	/*
+	 * First, so that /health answers "starting" while we wait for Kafka
+	 * (a thread: main() has detached already).
+	 */
+	if ((srv->metrics = ing_metrics_new(&srv->conf->metrics, err,
+	    errsz)) == NULL)
+		goto fail;
 	if ((srv->norm = ing_norm_new(&srv->conf->boilerplate, err, errsz)) ==
 	    NULL)
 		goto fail;
@@ -651,6 +688,7 @@ ing_server_new(struct ing_conf **conf, char *err, size_t errsz)
 	    srv->spool ? srv->conf->spool : "");
 	srv->next_scan = yl_now_ms();
 	srv->next_status = yl_now_ms() + STATUS_MS;
+	ing_metrics_health(srv->metrics, 1, NULL);
 	return srv;
 fail:
 	ing_server_free(&srv);
@@ -681,6 +719,8 @@ ing_server_free(struct ing_server **psrv)
 	ing_spool_free(&srv->spool);
 	ing_norm_free(&srv->norm);
 	ing_conf_free(&srv->conf);
+	/* Last: destroying the producer may still report deliveries. */
+	ing_metrics_free(&srv->metrics);
 	free(srv);
 	*psrv = NULL;
 }
@@ -716,10 +756,12 @@ ing_server_step(struct ing_server *srv, int timeout_ms)
 		status(srv);
 		srv->next_status = now + STATUS_MS;
 	}
+	ing_metrics_inflight(srv->metrics, srv->inflight);
 	yl_notify_watchdog();
 	if (rd_kafka_fatal_error(srv->rk, buf, sizeof(buf)) !=
 	    RD_KAFKA_RESP_ERR_NO_ERROR) {
 		/* The idempotent producer cannot go on (librdkafka docs). */
+		ing_metrics_health(srv->metrics, 0, "kafka: fatal error");
 		yl_log_errx("kafka: fatal error, stopping: %s", buf);
 		return -1;
 	}
@@ -771,6 +813,7 @@ ing_server_drain(struct ing_server *srv)
 	size_t left;
 
 	srv->draining = 1;
+	ing_metrics_health(srv->metrics, 0, "stopping");
 	yl_log_info("draining: %zu deliveries pending", srv->inflight);
 	deadline = yl_now_ms() + srv->conf->drain_timeout * 1000;
 	while (srv->inflight > 0 && yl_now_ms() < deadline) {
@@ -800,5 +843,6 @@ ing_server_drain(struct ing_server *srv)
 			rd_kafka_poll(srv->rk, 100);
 	}
 	status(srv);
+	ing_metrics_inflight(srv->metrics, srv->inflight);
 	return left;
 }

@@ -21,6 +21,7 @@
 
 #include "yalu/conf.h"
 #include "yalu/kafka.h"
+#include "yalu/metrics.h"
 #include "yalu/report.h"
 
 #define ING_DEFAULT_ENDPOINT	"tcp://127.0.0.1:7601"
@@ -41,6 +42,7 @@ struct ing_conf {
 	struct yl_strlist	 boilerplate;	/* POSIX EREs, per line */
 	struct yl_kv		 kafka;		/* librdkafka properties */
 	struct yl_topics	 topics;
+	struct yl_metrics_conf	 metrics;	/* /metrics and /health */
 };
 
 extern const struct yl_confkey ing_conf_spec[];
@@ -57,7 +59,7 @@ struct ing_conf	*ing_conf_load(const char *path, struct yl_errs *errs);
 void		 ing_conf_free(struct ing_conf **);
 /*
  * For SIGHUP: moves what a reload may not change (listen, spool, kafka,
- * topics) from old into new, logging each such change as needing a
+ * topics, metrics) from old into new, logging each such change as needing a
  * restart. Both stay valid; free old afterwards.
  */
 void		 ing_conf_keep_fixed(struct ing_conf *new,
@@ -149,6 +151,39 @@ size_t	ing_envelope_len(const struct ing_frame *f, size_t n);
 enum ing_refusal ing_request_decode(const struct ing_frame *f, size_t n,
 		    size_t max_bytes, struct yl_report **out, char *err,
 		    size_t errsz);
+
+/* ------------------------------------------------------------ metrics */
+
+/* Where a report came in. */
+enum ing_source { ING_SRC_ZMQ, ING_SRC_SPOOL, ING_SRC_MAX };
+
+/* What became of a spool file. */
+enum ing_spool_outcome { ING_SPOOL_DONE, ING_SPOOL_REJECTED,
+	ING_SPOOL_RETRY, ING_SPOOL_MAX };
+
+/*
+ * yalu_ingest_* metrics (ing_metrics.c): the registry, its HTTP endpoint
+ * when conf has a port (a thread: create after yl_daemon_detach), and the
+ * handles of every series, all created at start so a scrape shows each
+ * refusal reason at 0 before it first happens. The reason labels are
+ * ing_refusal_name(), a fixed set.
+ */
+struct ing_metrics;
+
+struct ing_metrics	*ing_metrics_new(const struct yl_metrics_conf *conf,
+			    char *err, size_t errsz);
+void			 ing_metrics_free(struct ing_metrics **);
+struct yl_metrics	*ing_metrics_registry(struct ing_metrics *);
+void	ing_metrics_received(struct ing_metrics *, enum ing_source);
+void	ing_metrics_refused(struct ing_metrics *, enum ing_refusal);
+/* A delivery report: ok, or a failure; seconds since it came in. */
+void	ing_metrics_delivered(struct ing_metrics *, enum ing_source, int ok,
+	    double seconds);
+void	ing_metrics_queue_full(struct ing_metrics *);
+void	ing_metrics_spool(struct ing_metrics *, enum ing_spool_outcome);
+void	ing_metrics_inflight(struct ing_metrics *, size_t);
+/* GET /health: 200 "ok", or 503 with why ("starting", "stopping"). */
+void	ing_metrics_health(struct ing_metrics *, int ok, const char *why);
 
 /* ------------------------------------------------------------- server */
 

@@ -23,6 +23,7 @@
 
 #include "yalu/conf.h"
 #include "yalu/kafka.h"
+#include "yalu/metrics.h"
 #include "yalu/report.h"
 
 #include "store.h"
@@ -39,6 +40,7 @@ struct sto_conf {
 	char			*db;	/* archive path */
 	long long		 batch_size;	/* messages per commit */
 	long long		 batch_ms;	/* or ms after the first */
+	struct yl_metrics_conf	 metrics;	/* /metrics and /health */
 };
 
 extern const struct yl_confkey sto_conf_spec[];
@@ -77,6 +79,13 @@ struct sto_rec {
 	   parses */
 	char		*dated_at;
 	json_t		*tags;		/* TAGS.md object */
+	/*
+	 * The tags object as the message spelled it (decode sets it when
+	 * it can find it), so the archive stores it without dumping tags
+	 * again; NULL otherwise. Not NUL-terminated.
+	 */
+	char		*tags_text;
+	size_t		 tags_len;
 	/* Filled when read back from the archive. */
 	char		*archived_at;
 	char		*updated_at;
@@ -150,6 +159,14 @@ typedef int (*sto_row_fn)(const struct sto_rec *, void *arg);
 #define STO_DB_RDONLY	0x1	/* open read-only, never create */
 
 /*
+ * begin flag: each put in its own savepoint, so that a record the archive
+ * refuses (STO_REJECTED) is undone alone. Without it puts are cheaper but
+ * any failure fails the transaction: the daemon writes batches without
+ * it and redoes a failed batch with it.
+ */
+#define STO_TX_ISOLATE	0x1
+
+/*
  * A storage backend. Every function returns 0 or -1 with the reason in
  * err; h is the backend's own handle. Writes happen between begin and
  * commit, one transaction per batch; put never commits by itself.
@@ -159,11 +176,13 @@ struct sto_backend {
 	void		*(*open)(const char *path, int flags, char *err,
 			    size_t errsz);
 	void		 (*close)(void *h);
-	int		 (*begin)(void *h, char *err, size_t errsz);
+	int		 (*begin)(void *h, int flags, char *err,
+			    size_t errsz);
 	/*
-	 * Archives rec. -1 only for a failure of the whole transaction
-	 * (I/O, disk full, lock): the caller rolls back. A failure of this
-	 * record alone is 0 with *outcome STO_REJECTED and err set.
+	 * Archives rec. -1 for a failure of the whole transaction (I/O,
+	 * disk full, lock; without STO_TX_ISOLATE, any failure): the caller
+	 * rolls back. With STO_TX_ISOLATE, a failure of this record alone
+	 * is 0 with *outcome STO_REJECTED and err set.
 	 */
 	int		 (*put)(void *h, const struct sto_rec *rec,
 			    enum sto_outcome *outcome, char *err,
@@ -185,7 +204,8 @@ struct sto_db;
 struct sto_db	*sto_db_open(const char *path, int flags, char *err,
 		    size_t errsz);
 void		 sto_db_free(struct sto_db **);
-int		 sto_db_begin(struct sto_db *, char *err, size_t errsz);
+int		 sto_db_begin(struct sto_db *, int flags, char *err,
+		    size_t errsz);
 int		 sto_db_put(struct sto_db *, const struct sto_rec *,
 		    enum sto_outcome *, char *err, size_t errsz);
 int		 sto_db_commit(struct sto_db *, char *err, size_t errsz);
@@ -224,6 +244,48 @@ void	sto_csv_field(FILE *fp, const char *s);
 char	*sto_facet_join(const json_t *tags, const char *facet);
 /* The provision ids joined with ','. Caller frees. */
 char	*sto_provisions_join(const json_t *tags);
+
+/* ---------------------------------------------------------------- metrics */
+
+/*
+ * yalu_store_* metrics (store_metrics.c): the registry, its endpoint when
+ * conf has a port (a thread: create after yl_daemon_detach), and the
+ * handles of the series. Every call accepts a NULL sm.
+ */
+struct sto_metrics;
+
+/* Why a message became a dead letter: the reason labels. */
+enum sto_dead_reason { STO_DEAD_EMPTY, STO_DEAD_UNDECODABLE,
+	STO_DEAD_REJECTED, STO_DEAD_MAX };
+
+struct sto_metrics *sto_metrics_new(const struct yl_metrics_conf *conf,
+		    char *err, size_t errsz);
+void		 sto_metrics_free(struct sto_metrics **);
+struct yl_metrics *sto_metrics_registry(struct sto_metrics *);
+void		 sto_metrics_consumed(struct sto_metrics *);
+/* A batch committed: what it wrote, how many messages, in how long. */
+void		 sto_metrics_batch(struct sto_metrics *, long long inserted,
+		    long long updated, long long kept_newer, size_t messages,
+		    double seconds);
+/* A batch not archived (the transaction failed). */
+void		 sto_metrics_batch_failed(struct sto_metrics *);
+void		 sto_metrics_dead(struct sto_metrics *, enum sto_dead_reason);
+/* A dead letter Kafka did not confirm. */
+void		 sto_metrics_delivery_failed(struct sto_metrics *);
+/* An offset commit to Kafka that failed. */
+void		 sto_metrics_commit_failed(struct sto_metrics *);
+/*
+ * The archive's size on disk (db plus its -wal file) and report count; the
+ * stat is skipped when the last one was under a second ago, unless force.
+ */
+void		 sto_metrics_archive(struct sto_metrics *, const char *db_path,
+		    long long reports, int force);
+/* One librdkafka statistics document: yalu_store_consumer_lag. */
+void		 sto_metrics_lag(struct sto_metrics *, const char *json,
+		    size_t len);
+/* GET /health: 200 "ok", or 503 with why ("starting", "stopping"). */
+void		 sto_metrics_health(struct sto_metrics *, int ok,
+		    const char *why);
 
 /* ---------------------------------------------------------------- daemon */
 

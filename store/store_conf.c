@@ -6,6 +6,7 @@
 
 #include "yalu/conf.h"
 #include "yalu/kafka.h"
+#include "yalu/metrics.h"
 
 #include "sto_int.h"
 
@@ -26,6 +27,9 @@ const struct yl_confkey sto_conf_spec[] = {
 	  NULL, 500, 1, 100000, NULL, "messages per transaction" },
 	{ "batch_ms", YL_CONF_INT, offsetof(struct sto_conf, batch_ms), NULL,
 	  200, 1, 60000, NULL, "longest wait for a batch to fill, in ms" },
+	{ "metrics", YL_CONF_SECTION, offsetof(struct sto_conf, metrics), NULL,
+	  0, 0, 0, yl_metrics_spec,
+	  "Prometheus /metrics and /health (restart to change)" },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 
@@ -46,6 +50,10 @@ sto_conf_load(const char *path, struct sto_conf *c, struct yl_errs *errs)
 	}
 	if (c->db != NULL && c->db[0] == '\0') {
 		yl_errs_add(errs, path, 0, 0, "db: must not be empty");
+		rc = -1;
+	}
+	if (yl_metrics_check(&c->metrics, err, sizeof(err)) == -1) {
+		yl_errs_add(errs, path, 0, 0, "%s", err);
 		rc = -1;
 	}
 	/* A bad librdkafka property is a config error too, found now. */

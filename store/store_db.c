@@ -45,9 +45,9 @@ sto_db_free(struct sto_db **pdb)
 }
 
 int
-sto_db_begin(struct sto_db *db, char *err, size_t errsz)
+sto_db_begin(struct sto_db *db, int flags, char *err, size_t errsz)
 {
-	return db->be->begin(db->h, err, errsz);
+	return db->be->begin(db->h, flags, err, errsz);
 }
 
 int

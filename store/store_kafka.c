@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "yalu/daemon.h"
 #include "yalu/kafka.h"
@@ -55,6 +56,7 @@ struct sto {
 	int			 dlq_failed;	/* reported as failed */
 	int			 failed;	/* stop: needs a restart */
 	struct sto_stats	 st;
+	struct sto_metrics	*metrics;	/* store_metrics.c */
 	long long		 last_status, last_log;
 	struct sto_stats	 logged;	/* as of the last log line */
 };
@@ -77,6 +79,7 @@ dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	s->dlq_inflight--;
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		s->dlq_failed++;
+		sto_metrics_delivery_failed(s->metrics);
 		yl_log(YL_LOG_ERR, "kafka: %s: dead letter not delivered: %s",
 		    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 	}
@@ -105,7 +108,8 @@ key_str(const rd_kafka_message_t *m, char *buf, size_t bufsz)
  * be queued.
  */
 static int
-dead_letter(struct sto *s, const rd_kafka_message_t *m, const char *reason)
+dead_letter(struct sto *s, const rd_kafka_message_t *m, const char *reason,
+    enum sto_dead_reason why)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	char part[16], off[32], key[208];
@@ -139,6 +143,7 @@ dead_letter(struct sto *s, const rd_kafka_message_t *m, const char *reason)
 	}
 	s->dlq_inflight++;
 	s->st.dead++;
+	sto_metrics_dead(s->metrics, why);
 	yl_log(YL_LOG_WARNING, "store: %s: %s [%s] at offset %s: "
 	    "dead-lettered to %s: %s", key, topic, part, off,
 	    s->conf->topics.dlq.name, reason);
@@ -207,12 +212,73 @@ store_offsets(struct sto *s)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Writes the batch's records in one transaction. 0 or -1. */
+/*
+ * Writes the batch's records in one transaction begun with flags. 0, or
+ * -1 with the reason in err after a rollback. Counts into add.
+ */
+static int
+write_batch(struct sto *s, int flags, struct sto_stats *add, char *err,
+    size_t errsz)
+{
+	enum sto_outcome oc;
+	size_t i;
+
+	if (sto_db_begin(s->db, flags, err, errsz) == -1)
+		goto fail;
+	for (i = 0; i < s->n; i++) {
+		struct pend *p = &s->batch[i];
+
+		if (p->rec == NULL)
+			continue;
+		if (sto_db_put(s->db, p->rec, &oc, err, errsz) == -1)
+			goto fail;
+		switch (oc) {
+		case STO_INSERTED:
+			add->inserted++;
+			break;
+		case STO_UPDATED:
+			add->updated++;
+			break;
+		case STO_KEPT_NEWER:
+			add->kept_newer++;
+			yl_log_debug("store: %s: kept: archived by a newer "
+			    "ruleset than %s", p->rec->rep->id,
+			    p->rec->ruleset);
+			break;
+		case STO_REJECTED:
+			/* The archive refused this one alone. */
+			sto_rec_free(&p->rec);
+			if (dead_letter(s, p->msg, err,
+			    STO_DEAD_REJECTED) == -1) {
+				snprintf(err, errsz, "a refused record could "
+				    "not be dead-lettered");
+				goto fail;
+			}
+			break;
+		}
+	}
+	if (sto_db_commit(s->db, err, errsz) == -1)
+		goto fail;
+	return 0;
+fail:
+	sto_db_rollback(s->db);
+	return -1;
+}
+
+/*
+ * Archives the batch in one transaction. 0 or -1.
+ *
+ * First without a savepoint per record (they cost a tenth of the time),
+ * since the decoder has refused nearly everything the archive could. If
+ * that fails, the batch is redone with one savepoint per record, so that
+ * a record the archive refuses is dead-lettered alone and the rest
+ * archived; a failure of the transaction itself (I/O, full disk) fails
+ * again and stops us.
+ */
 static int
 archive_batch(struct sto *s)
 {
 	struct sto_stats add = { 0 };
-	enum sto_outcome oc;
 	char err[1024];
 	size_t i;
 	int any = 0;
@@ -221,49 +287,21 @@ archive_batch(struct sto *s)
 		any |= s->batch[i].rec != NULL;
 	if (!any)
 		return 0;
-	if (sto_db_begin(s->db, err, sizeof(err)) == -1)
-		goto fail;
-	for (i = 0; i < s->n; i++) {
-		struct pend *p = &s->batch[i];
-
-		if (p->rec == NULL)
-			continue;
-		if (sto_db_put(s->db, p->rec, &oc, err, sizeof(err)) == -1)
-			goto fail;
-		switch (oc) {
-		case STO_INSERTED:
-			add.inserted++;
-			break;
-		case STO_UPDATED:
-			add.updated++;
-			break;
-		case STO_KEPT_NEWER:
-			add.kept_newer++;
-			yl_log_debug("store: %s: kept: archived by a newer "
-			    "ruleset than %s", p->rec->rep->id,
-			    p->rec->ruleset);
-			break;
-		case STO_REJECTED:
-			/* The archive refused this one alone. */
-			sto_rec_free(&p->rec);
-			if (dead_letter(s, p->msg, err) == -1) {
-				sto_db_rollback(s->db);
-				return -1;
-			}
-			break;
+	if (write_batch(s, 0, &add, err, sizeof(err)) == -1) {
+		yl_log(YL_LOG_WARNING, "store: %s: batch of %zu failed: %s: "
+		    "redoing it record by record", s->conf->db, s->n, err);
+		memset(&add, 0, sizeof(add));
+		if (write_batch(s, STO_TX_ISOLATE, &add, err,
+		    sizeof(err)) == -1) {
+			yl_log(YL_LOG_ERR, "store: %s: batch of %zu not "
+			    "archived: %s", s->conf->db, s->n, err);
+			return -1;
 		}
 	}
-	if (sto_db_commit(s->db, err, sizeof(err)) == -1)
-		goto fail;
 	s->st.inserted += add.inserted;
 	s->st.updated += add.updated;
 	s->st.kept_newer += add.kept_newer;
 	return 0;
-fail:
-	yl_log(YL_LOG_ERR, "store: %s: batch of %zu not archived: %s",
-	    s->conf->db, s->n, err);
-	sto_db_rollback(s->db);
-	return -1;
 }
 
 /*
@@ -275,10 +313,26 @@ fail:
 static int
 flush(struct sto *s, int store)
 {
+	struct sto_stats before = s->st;
+	struct timespec t0, t1;
+
 	if (s->n == 0)
 		return 0;
-	if (s->failed || archive_batch(s) == -1)
+	if (s->failed)
 		goto fail;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (archive_batch(s) == -1) {
+		sto_metrics_batch_failed(s->metrics);
+		sto_metrics_health(s->metrics, 0, "archive: batch failed");
+		goto fail;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	sto_metrics_batch(s->metrics, s->st.inserted - before.inserted,
+	    s->st.updated - before.updated, s->st.kept_newer -
+	    before.kept_newer, s->n, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	sto_metrics_archive(s->metrics, s->conf->db, s->st.archived +
+	    s->st.inserted, 0);
 	/* Bounded by the producer's message.timeout.ms. */
 	while (s->dlq_inflight > 0) {
 		rd_kafka_poll(s->producer, 100);
@@ -329,6 +383,7 @@ take(struct sto *s, rd_kafka_message_t *m)
 		rd_kafka_message_destroy(m);
 		return;
 	}
+	sto_metrics_consumed(s->metrics);
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		struct pend *b = realloc(s->batch, cap * sizeof(*b));
@@ -349,7 +404,8 @@ take(struct sto *s, rd_kafka_message_t *m)
 		rec->partition = m->partition;
 		rec->offset = m->offset;
 	}
-	if (rec == NULL && dead_letter(s, m, err) == -1) {
+	if (rec == NULL && dead_letter(s, m, err, m->payload == NULL ||
+	    m->len == 0 ? STO_DEAD_EMPTY : STO_DEAD_UNDECODABLE) == -1) {
 		/* Not archived, not dead-lettered: must not be skipped. */
 		rd_kafka_message_destroy(m);
 		s->failed = 1;
@@ -453,6 +509,31 @@ rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ------------------------------------------------------------------ set-up */
 
+/* Results of offset commits (auto, async and sync), for the metrics. */
+static void
+committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+    rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	struct sto *s = opaque;
+
+	(void)rk;
+	(void)offsets;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		sto_metrics_commit_failed(s->metrics);
+}
+
+/* librdkafka's statistics, served by consumer_poll: the lag gauges. */
+static int
+stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct sto *s = opaque;
+
+	(void)rk;
+	sto_metrics_lag(s->metrics, json, len);
+	return 0;	/* librdkafka frees json */
+}
+
 static rd_kafka_t *
 new_producer(struct sto *s, char *err, size_t errsz)
 {
@@ -510,12 +591,14 @@ new_consumer(struct sto *s, char *err, size_t errsz)
 	    sizeof(e)) == -1 ||
 	    /* A new group must read what was tagged before it started. */
 	    yl_kafka_conf_default(kc, kv, "auto.offset.reset", "earliest", e,
-	    sizeof(e)) == -1) {
+	    sizeof(e)) == -1 ||
+	    yl_kafka_lag_conf(kc, kv, stats, e, sizeof(e)) == -1) {
 		snprintf(err, errsz, "kafka: consumer: %s", e);
 		rd_kafka_conf_destroy(kc);
 		return NULL;
 	}
 	rd_kafka_conf_set_rebalance_cb(kc, rebalance);
+	rd_kafka_conf_set_offset_commit_cb(kc, committed);
 	rd_kafka_conf_set_opaque(kc, s);
 	if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof(e))) == NULL) {
 		snprintf(err, errsz, "kafka: consumer: %s", e);
@@ -543,6 +626,9 @@ sto_new(const struct sto_conf *c, char *err, size_t errsz)
 	s->conf = c;
 	s->batch_size = c->batch_size;
 	s->batch_ms = c->batch_ms;
+	/* First: /health says "starting" while the rest comes up. */
+	if ((s->metrics = sto_metrics_new(&c->metrics, err, errsz)) == NULL)
+		goto fail;
 	if ((s->db = sto_db_open(c->db, 0, e, sizeof(e))) == NULL) {
 		snprintf(err, errsz, "store: %s", e);
 		goto fail;
@@ -579,6 +665,8 @@ sto_new(const struct sto_conf *c, char *err, size_t errsz)
 	yl_log_info("kafka: %s: consuming as group %s, batches of %lld or "
 	    "%lld ms", c->topics.tagged.name, c->group, s->batch_size,
 	    s->batch_ms);
+	sto_metrics_archive(s->metrics, c->db, s->st.archived, 1);
+	sto_metrics_health(s->metrics, 1, NULL);
 	return s;
 fail:
 	sto_free(&s);
@@ -642,6 +730,12 @@ reload(struct sto *s, const char *path)
 		    !kv_equal(&nc.kafka, &c->kafka))
 			yl_log(YL_LOG_WARNING, "config: kafka, group or topics "
 			    "changed: needs a restart to apply");
+		if (nc.metrics.port != c->metrics.port ||
+		    nc.metrics.allow_remote != c->metrics.allow_remote ||
+		    strcmp(nc.metrics.address ? nc.metrics.address : "",
+		    c->metrics.address ? c->metrics.address : "") != 0)
+			yl_log(YL_LOG_WARNING, "config: metrics: changed: "
+			    "needs a restart to apply");
 		s->batch_size = nc.batch_size;
 		s->batch_ms = nc.batch_ms;
 		yl_log_info("config: %s: reloaded: batches of %lld or %lld ms",
@@ -703,8 +797,12 @@ sto_run(struct sto *s, const char *config_path)
 		    now - s->batch_start >= s->batch_ms))
 			flush(s, 1);
 		status(s, 0);
+		sto_metrics_archive(s->metrics, s->conf->db, s->st.archived +
+		    s->st.inserted, 0);
 		yl_notify_watchdog();
 	}
+	if (s->failed)
+		sto_metrics_health(s->metrics, 0, "failed: needs a restart");
 	return s->failed ? -1 : 0;
 }
 
@@ -714,6 +812,8 @@ sto_drain(struct sto *s)
 	rd_kafka_resp_err_t ce;
 	int rc = 0;
 
+	if (!s->failed)
+		sto_metrics_health(s->metrics, 0, "stopping");
 	yl_log_info("store: stopping: %zu messages in the open batch", s->n);
 	if (flush(s, 1) == -1)
 		rc = -1;
@@ -763,6 +863,8 @@ sto_free(struct sto **ps)
 	if (s->producer != NULL)
 		rd_kafka_destroy(s->producer);
 	sto_db_free(&s->db);
+	/* Last: the handles above may still report. */
+	sto_metrics_free(&s->metrics);
 	free(s);
 	*ps = NULL;
 }

@@ -71,6 +71,7 @@ sto_rec_free(struct sto_rec **pr)
 	free(r->dated_at);
 	free(r->archived_at);
 	free(r->updated_at);
+	free(r->tags_text);
 	json_decref(r->tags);
 	free(r);
 	*pr = NULL;
@@ -428,6 +429,88 @@ check_tags(const json_t *tags, size_t body_len, const char **relevance,
 	    err, errsz);
 }
 
+/*
+ * Skips the JSON string at p (p[0] is the opening quote) in a document
+ * already validated; returns the byte after the closing quote.
+ */
+static const char *
+skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return end;
+}
+
+/*
+ * Finds the value of the top-level key "tags" in buf[0..len), a JSON
+ * object Jansson has validated (so no bounds or syntax surprises), and
+ * sets *span and *spanlen to its bytes. Dumping the decoded tags again
+ * for the archive cost as much as a third of decoding them; the bytes are
+ * right there. -1 if the key is spelled with escapes (then the caller
+ * dumps, as before).
+ */
+static int
+find_tags(const char *buf, size_t len, const char **span, size_t *spanlen)
+{
+	const char *p = buf, *end = buf + len, *k, *kend, *v;
+	int depth;
+
+	while (p < end && *p != '{')
+		p++;
+	for (p++; p < end;) {
+		while (p < end && *p != '"' && *p != '}')
+			p++;
+		if (p >= end || *p == '}')
+			return -1;
+		k = p;
+		p = kend = skip_string(p, end);
+		while (p < end && *p != ':')
+			p++;
+		for (p++; p < end && (*p == ' ' || *p == '\t' ||
+		    *p == '\n' || *p == '\r'); p++)
+			;
+		v = p;
+		/* The value: a string, a nested object or array, a scalar. */
+		if (p < end && *p == '"')
+			p = skip_string(p, end);
+		else if (p < end && (*p == '{' || *p == '[')) {
+			for (depth = 0; p < end; ) {
+				if (*p == '"') {
+					p = skip_string(p, end);
+					continue;
+				}
+				if (*p == '{' || *p == '[')
+					depth++;
+				else if ((*p == '}' || *p == ']') &&
+				    --depth == 0) {
+					p++;
+					break;
+				}
+				p++;
+			}
+		} else
+			while (p < end && *p != ',' && *p != '}' &&
+			    *p != ' ' && *p != '\t' && *p != '\n' &&
+			    *p != '\r')
+				p++;
+		if (kend - k == 6 && memcmp(k, "\"tags\"", 6) == 0 &&
+		    *v == '{') {
+			*span = v;
+			*spanlen = (size_t)(p - v);
+			return 0;
+		}
+		while (p < end && *p != ',' && *p != '}')
+			p++;
+		if (p < end && *p == ',')
+			p++;
+	}
+	return -1;
+}
+
 /* The first of published_at, received_at that is an ISO date. */
 static char *
 dated_at(const struct yl_report *rep)
@@ -492,6 +575,16 @@ sto_rec_decode(const char *buf, size_t len, struct sto_rec **out, char *err,
 	}
 	r->dated_at = dated_at(r->rep);
 	r->tags = json_incref(tags);
+	{
+		const char *span;
+		size_t n;
+
+		if (find_tags(buf, len, &span, &n) == 0 &&
+		    (r->tags_text = malloc(n)) != NULL) {
+			memcpy(r->tags_text, span, n);
+			r->tags_len = n;
+		}
+	}
 	json_decref(obj);
 	*out = r;
 	return 0;

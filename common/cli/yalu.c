@@ -17,6 +17,15 @@ struct subcmd {
 	const char	*help;
 };
 
+/* `yalu replay --dry-run --db` reads the archive through yalu-store's code. */
+static const struct cls_archive archive = { sto_archive_each, sto_ruleset_cmp };
+
+static int
+cmd_replay(int argc, char **argv)
+{
+	return cls_cmd_replay(argc, argv, &archive);
+}
+
 static const struct subcmd cmds[] = {
 	{ "classify", cls_cmd_classify, "tag report files or stdin" },
 	{ "test-rules", cls_cmd_test_rules, "run the taxonomy's rule tests" },
@@ -25,6 +34,8 @@ static const struct subcmd cmds[] = {
 	{ "watch", cls_cmd_watch, "print the live feed of tagged reports" },
 	{ "query", sto_cmd_query, "query the archive" },
 	{ "topics", cli_cmd_topics, "create the Kafka topics (topics ensure)" },
+	{ "replay", cmd_replay, "re-tag reports.raw with another taxonomy" },
+	{ "status", cli_cmd_status, "pipeline health on one screen" },
 	{ NULL, NULL, NULL }
 };
 

@@ -138,9 +138,13 @@ head -1 "$YL_TMP/table" | grep -q '^ID  *PUBLISHED  *RELEVANCE  *COMMODITIES  *C
     yl_fail "table header: $(head -1 "$YL_TMP/table")"
 
 # ------------------------------------------- redelivery updates in place
+# Evidence lives in reports.tags (JSON); json_tree reaches every span.
+evidence_sql="SELECT count(*) FROM reports, json_tree(reports.tags)
+    WHERE json_tree.path LIKE '%.evidence' AND json_tree.type = 'object'"
 if ((have_sqlite)); then
     tags_before=$(sql "SELECT count(*) FROM tags")
-    ev_before=$(sql "SELECT count(*) FROM evidence")
+    ev_before=$(sql "$evidence_sql")
+    ((ev_before > N)) || yl_fail "only $ev_before pieces of evidence archived"
 fi
 head -50 "$YL_TMP/first" >"$YL_TMP/again"
 produce "$YL_TMP/again"
@@ -151,7 +155,9 @@ yl_wait_for 60 updated || yl_fail "the 50 redelivered reports were not processed
 yl_expect_eq $N "$(count)" "a redelivery does not duplicate reports"
 if ((have_sqlite)); then
     yl_expect_eq "$tags_before" "$(sql "SELECT count(*) FROM tags")" "nor their tags"
-    yl_expect_eq "$ev_before" "$(sql "SELECT count(*) FROM evidence")" "nor their evidence"
+    yl_expect_eq "$ev_before" "$(sql "$evidence_sql")" "nor their evidence"
+    yl_expect_eq $((N / 4)) "$(sql "SELECT count(*) FROM reports_fts WHERE reports_fts MATCH 'missile'")" \
+        "nor their full-text index entries"
 fi
 
 # --------------------------------- an older ruleset never overwrites a newer
@@ -234,8 +240,11 @@ cmp -s "$YL_TMP/want.ids" "$YL_TMP/got.ids" || yl_fail "archived ids differ: $(d
 yl_expect_eq "$total" "$(sort -u "$YL_TMP/got.ids" | wc -l)" "every report archived exactly once after a SIGKILL"
 if ((have_sqlite)); then
     want_ev=$(cut -f2 "$YL_TMP/crash" | jq '[.tags[] | arrays | .[].evidence | length] | add' | jq -s add)
-    yl_expect_eq "$want_ev" "$(sql "SELECT count(*) FROM evidence WHERE report_id LIKE 'c-%'")" \
-        "no evidence row duplicated by the redelivery"
+    yl_expect_eq "$want_ev" "$(sql "$evidence_sql AND reports.id LIKE 'c-%'")" \
+        "no evidence duplicated by the redelivery"
+    want_tags=$(cut -f2 "$YL_TMP/crash" | jq '[.tags[] | arrays | length] | add' | jq -s add)
+    yl_expect_eq "$want_tags" "$(sql "SELECT count(*) FROM tags t JOIN reports r ON r.rid = t.rid WHERE r.id LIKE 'c-%'")" \
+        "no tag row duplicated by the redelivery"
 fi
 
 # ----------------------- a second archiver joins the group, then leaves it

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "cls_cli.h"
 
 #define MINI "tests/data/taxonomy-mini"
 
@@ -376,6 +377,130 @@ START_TEST(test_ruleset_id_changes_with_rules)
 }
 END_TEST
 
+/* ------------------------------------------------ yalu replay's diff */
+
+START_TEST(test_tag_keys_name_every_facet_once_sorted)
+{
+	json_t *tags = json_loads("{"
+	    "\"commodities\": [{\"id\": \"seafood\", \"direction\": \"export\"},"
+	    " {\"id\": \"coal\", \"direction\": \"export\"},"
+	    " {\"id\": \"seafood\", \"direction\": \"export\"}],"
+	    "\"countries\": [{\"id\": \"cn\"}], \"crossings\": [],"
+	    "\"modes\": [{\"id\": \"sea\"}], \"methods\": [],"
+	    "\"entities\": [{\"id\": \"office-39\"}],"
+	    "\"sanctions\": {\"relevance\": \"high\", \"provisions\":"
+	    " [{\"id\": \"UNSCR-2371-OP9\", \"because\": [\"seafood/export\"]}]}}",
+	    0, NULL);
+	char *k;
+
+	ck_assert_ptr_nonnull(tags);
+	k = cls_tag_keys(tags);
+	ck_assert_str_eq(k, "commodities coal/export\n"
+	    "commodities seafood/export\n" "countries cn\n"
+	    "entities office-39\n" "modes sea\n"
+	    "provisions UNSCR-2371-OP9\n" "relevance high\n");
+	free(k);
+	ck_assert_ptr_null(cls_tag_keys(NULL));
+	json_decref(tags);
+}
+END_TEST
+
+/* The "facet/id" entry of a diff's JSON, or NULL. */
+static json_t *
+diff_entry(json_t *d, const char *facet, const char *id)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(d, "changes"), i, e)
+		if (strcmp(json_string_value(json_object_get(e, "facet")),
+		    facet) == 0 && strcmp(json_string_value(json_object_get(e,
+		    "id")), id) == 0)
+			return e;
+	return NULL;
+}
+
+START_TEST(test_diff_counts_gains_and_losses_per_facet_and_id)
+{
+	struct cls_diff *d = cls_diff_new(2);
+	json_t *j, *e;
+	char *s;
+
+	ck_assert_ptr_nonnull(d);
+	/* r-3 loses seafood and its provision, relevance high -> medium. */
+	ck_assert_int_eq(cls_diff_add(d, "r-3", "commodities seafood/export\n"
+	    "provisions UNSCR-2371-OP9\nrelevance high\n",
+	    "relevance medium\n"), 0);
+	ck_assert_int_eq(cls_diff_add(d, "r-1", "commodities seafood/export\n"
+	    "relevance high\n", "relevance high\n"), 0);
+	ck_assert_int_eq(cls_diff_add(d, "r-2", "commodities seafood/export\n"
+	    "relevance high\n", "commodities coal/export\nrelevance high\n"),
+	    0);
+	/* Nothing changes for r-4: compared, not changed. */
+	ck_assert_int_eq(cls_diff_add(d, "r-4", "modes sea\nrelevance low\n",
+	    "modes sea\nrelevance low\n"), 0);
+	ck_assert_int_eq(cls_diff_compared(d), 4);
+	ck_assert_int_eq(cls_diff_changed(d), 3);
+	j = cls_diff_json(d);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "changed")), 3);
+	e = diff_entry(j, "commodities", "seafood/export");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(json_integer_value(json_object_get(e, "lose")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(e, "gain")), 0);
+	/* Examples: the two smallest ids, whatever the order they came in. */
+	s = json_dumps(json_object_get(e, "lose_examples"), JSON_COMPACT);
+	ck_assert_str_eq(s, "[\"r-1\",\"r-2\"]");
+	free(s);
+	e = diff_entry(j, "commodities", "coal/export");
+	ck_assert_int_eq(json_integer_value(json_object_get(e, "gain")), 1);
+	e = diff_entry(j, "relevance", "high");
+	ck_assert_int_eq(json_integer_value(json_object_get(e, "lose")), 1);
+	e = diff_entry(j, "relevance", "medium");
+	ck_assert_int_eq(json_integer_value(json_object_get(e, "gain")), 1);
+	ck_assert_ptr_nonnull(diff_entry(j, "provisions", "UNSCR-2371-OP9"));
+	ck_assert_ptr_null(diff_entry(j, "modes", "sea"));
+	/* Facet order of TAGS.md: commodities first, relevance last. */
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "changes"), 0), "facet")), "commodities");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "changes"), json_array_size(json_object_get(j,
+	    "changes")) - 1), "facet")), "relevance");
+	json_decref(j);
+	cls_diff_free(&d);
+	ck_assert_ptr_null(d);
+}
+END_TEST
+
+START_TEST(test_replay_from_earliest_dates_and_durations)
+{
+	long long ts = 0, now = 1764000000000LL;
+
+	ck_assert_int_eq(cls_replay_from("earliest", now, &ts), 0);
+	ck_assert_int_eq(ts, -1);
+	ck_assert_int_eq(cls_replay_from("2026-11-01", now, &ts), 0);
+	ck_assert_int_eq(ts, 1793491200000LL);
+	ck_assert_int_eq(cls_replay_from("2026-11-01T09:00:00+09:00", now,
+	    &ts), 0);
+	ck_assert_int_eq(ts, 1793491200000LL);
+	ck_assert_int_eq(cls_replay_from("2026-11-01T00:00:01.5Z", now, &ts),
+	    0);
+	ck_assert_int_eq(ts, 1793491201500LL);
+	ck_assert_int_eq(cls_replay_from("-90m", now, &ts), 0);
+	ck_assert_int_eq(ts, now - 90 * 60000LL);
+	ck_assert_int_eq(cls_replay_from("-1h30m", now, &ts), 0);
+	ck_assert_int_eq(ts, now - 90 * 60000LL);
+	ck_assert_int_eq(cls_replay_from("-7d", now, &ts), 0);
+	ck_assert_int_eq(ts, now - 7 * 86400000LL);
+	ck_assert_int_eq(cls_replay_from("-", now, &ts), -1);
+	ck_assert_int_eq(cls_replay_from("-5x", now, &ts), -1);
+	ck_assert_int_eq(cls_replay_from("-m", now, &ts), -1);
+	ck_assert_int_eq(cls_replay_from("2026-13-01", now, &ts), -1);
+	ck_assert_int_eq(cls_replay_from("yesterday", now, &ts), -1);
+	ck_assert_int_eq(cls_replay_from("2026-11-01T25:00", now, &ts), -1);
+}
+END_TEST
+
 static Suite *
 classify_suite(void)
 {
@@ -397,6 +522,12 @@ classify_suite(void)
 	ADD(test_bad_bodies_are_refused_with_reason);
 	ADD(test_taxonomy_typo_and_duplicate_id_are_errors_with_position);
 	ADD(test_ruleset_id_changes_with_rules);
+	/* yalu replay's diff and --from: no taxonomy needed. */
+#define ADD_PLAIN(fn) do { tc = tcase_create(#fn); \
+	tcase_add_test(tc, fn); suite_add_tcase(s, tc); } while (0)
+	ADD_PLAIN(test_tag_keys_name_every_facet_once_sorted);
+	ADD_PLAIN(test_diff_counts_gains_and_losses_per_facet_and_id);
+	ADD_PLAIN(test_replay_from_earliest_dates_and_durations);
 	return s;
 }
 

@@ -2,7 +2,9 @@
  * check_metrics.c - the Prometheus registry: exact exposition text for
  * counters, gauges and histograms, label and name checking, the loopback
  * rule, and the HTTP endpoint over a real loopback socket (GET /metrics,
- * /health, 404, 405, HEAD), including scrapes racing updates.
+ * /health, 404, 405, HEAD), including scrapes racing updates; series
+ * removal and the consumer lag gauges read from librdkafka statistics;
+ * the metric sets of yalu-ingest and yalu-store.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -17,7 +19,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "yalu/kafka.h"
 #include "yalu/metrics.h"
+
+#include "ingest.h"
+#include "sto_int.h"
 
 /* ---------------------------------------------------------- helpers */
 
@@ -131,6 +137,26 @@ new_server(void)
 	ck_assert_int_gt(yl_metrics_port(m), 0);
 	return m;
 }
+
+/* Does text hold exactly this line? */
+static int
+has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = text;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+#define ASSERT_LINE(text, line) \
+	ck_assert_msg(has_line(text, line), "no line '%s' in:\n%s", line, text)
+#define ASSERT_NO(text, sub) \
+	ck_assert_msg(strstr(text, sub) == NULL, "'%s' in:\n%s", sub, text)
 
 /* ------------------------------------------------------------ tests */
 
@@ -587,6 +613,205 @@ START_TEST(test_scrapes_race_updates_from_the_main_thread)
 }
 END_TEST
 
+START_TEST(test_remove_drops_one_series_and_keeps_the_order)
+{
+	struct yl_metrics *m = yl_metrics_new(NULL, NULL, 0);
+	char *text;
+
+	yl_metrics_gauge_set(m, "lag", "p=\"0\"", 1);
+	yl_metrics_gauge_set(m, "lag", "p=\"1\"", 2);
+	yl_metrics_gauge_set(m, "lag", "p=\"2\"", 3);
+	ck_assert_int_eq(yl_metrics_remove(m, "lag", "p=\"1\""), 0);
+	ck_assert_int_eq(yl_metrics_remove(m, "lag", "p=\"1\""), -1);
+	ck_assert_int_eq(yl_metrics_remove(m, "nosuch", NULL), -1);
+	/* The last one goes, then a new one must follow the first. */
+	ck_assert_int_eq(yl_metrics_remove(m, "lag", "p=\"2\""), 0);
+	yl_metrics_gauge_set(m, "lag", "p=\"3\"", 4);
+	/* Back again: a new series, from zero. */
+	yl_metrics_gauge_set(m, "lag", "p=\"1\"", 5);
+	text = render(m);
+	ck_assert_str_eq(text,
+	    "# TYPE lag gauge\n"
+	    "lag{p=\"0\"} 1\n"
+	    "lag{p=\"3\"} 4\n"
+	    "lag{p=\"1\"} 5\n");
+	free(text);
+	/* The only series of a family: the family stays, empty. */
+	yl_metrics_counter_add(m, "c_total", NULL, 1);
+	ck_assert_int_eq(yl_metrics_remove(m, "c_total", NULL), 0);
+	yl_metrics_counter_add(m, "c_total", NULL, 2);
+	text = render(m);
+	ASSERT_LINE(text, "c_total 2");
+	free(text);
+	yl_metrics_free(&m);
+}
+END_TEST
+
+/*
+ * The part of a librdkafka statistics document the lag comes from, as
+ * librdkafka 2.0 writes it: the "-1" pseudo-partition, owned partitions
+ * ("desired") with and without a stored offset, one no longer owned, one
+ * owned whose offsets are not known yet, one owned where the group has
+ * finished nothing (all it holds is lag).
+ */
+static const char stats1[] =
+    "{\"name\":\"rdkafka#consumer-1\",\"type\":\"consumer\",\"topics\":{"
+    "\"reports.raw\":{\"topic\":\"reports.raw\",\"partitions\":{"
+    "\"-1\":{\"partition\":-1,\"desired\":false,\"consumer_lag\":-1,"
+    "\"consumer_lag_stored\":-1},"
+    "\"0\":{\"partition\":0,\"desired\":true,\"consumer_lag\":9,"
+    "\"consumer_lag_stored\":5},"
+    "\"1\":{\"partition\":1,\"desired\":true,\"consumer_lag\":3,"
+    "\"consumer_lag_stored\":-1},"
+    "\"2\":{\"partition\":2,\"desired\":false,\"consumer_lag\":7,"
+    "\"consumer_lag_stored\":7},"
+    "\"3\":{\"partition\":3,\"desired\":true,\"consumer_lag\":-1,"
+    "\"consumer_lag_stored\":-1,\"lo_offset\":-1001,\"hi_offset\":-1001},"
+    "\"4\":{\"partition\":4,\"desired\":true,\"consumer_lag\":-1,"
+    "\"consumer_lag_stored\":-1,\"lo_offset\":10,\"hi_offset\":12,"
+    "\"ls_offset\":12}}}}}";
+/* Later: partition 0 revoked, partition 1 caught up. */
+static const char stats2[] =
+    "{\"topics\":{\"reports.raw\":{\"partitions\":{"
+    "\"0\":{\"partition\":0,\"desired\":false,\"consumer_lag\":4,"
+    "\"consumer_lag_stored\":4},"
+    "\"1\":{\"partition\":1,\"desired\":true,\"consumer_lag\":0,"
+    "\"consumer_lag_stored\":0}}}}}";
+
+START_TEST(test_lag_gauges_follow_the_partitions_owned)
+{
+	struct yl_metrics *m = yl_metrics_new(NULL, NULL, 0);
+	struct yl_kafka_lag *l;
+	char *text;
+
+	l = yl_kafka_lag_new(m, "yalu_t_consumer_lag", "Lag.");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(yl_kafka_lag_update(l, stats1, strlen(stats1)), 3);
+	text = render(m);
+	ck_assert_str_eq(text,
+	    "# HELP yalu_t_consumer_lag Lag.\n"
+	    "# TYPE yalu_t_consumer_lag gauge\n"
+	    "yalu_t_consumer_lag{topic=\"reports.raw\",partition=\"0\"} 5\n"
+	    "yalu_t_consumer_lag{topic=\"reports.raw\",partition=\"1\"} 3\n"
+	    "yalu_t_consumer_lag{topic=\"reports.raw\",partition=\"4\"} 2\n");
+	free(text);
+
+	/* Not statistics: nothing changes. */
+	ck_assert_int_eq(yl_kafka_lag_update(l, "{\"x\":1}", 7), -1);
+	ck_assert_int_eq(yl_kafka_lag_update(l, "not json", 8), -1);
+	ck_assert_int_eq(yl_kafka_lag_update(l, stats2, strlen(stats2)), 1);
+	text = render(m);
+	ASSERT_LINE(text,
+	    "yalu_t_consumer_lag{topic=\"reports.raw\",partition=\"1\"} 0");
+	ASSERT_NO(text, "partition=\"0\"");
+	ASSERT_NO(text, "partition=\"4\"");
+	free(text);
+
+	yl_kafka_lag_clear(l);
+	text = render(m);
+	ASSERT_NO(text, "partition=");
+	free(text);
+	yl_kafka_lag_free(&l);
+	ck_assert_ptr_null(l);
+	yl_metrics_free(&m);
+}
+END_TEST
+
+START_TEST(test_ingest_metrics_show_every_refusal_reason_from_the_start)
+{
+	static const char *const reasons[] = { "no_envelope", "frames",
+	    "too_large", "invalid_utf8", "not_json", "bad_field", "empty",
+	    "kafka", "shutting_down", "file_type", "internal" };
+	struct ing_metrics *im;
+	char err[256], line[128], *text;
+	size_t i;
+
+	im = ing_metrics_new(NULL, err, sizeof(err));
+	ck_assert_msg(im != NULL, "%s", err);
+	text = render(ing_metrics_registry(im));
+	ck_assert_uint_eq(sizeof(reasons) / sizeof(reasons[0]),
+	    ING_R_MAX - 1);
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		snprintf(line, sizeof(line),
+		    "yalu_ingest_refused_total{reason=\"%s\"} 0", reasons[i]);
+		ASSERT_LINE(text, line);
+	}
+	free(text);
+
+	ing_metrics_received(im, ING_SRC_ZMQ);
+	ing_metrics_received(im, ING_SRC_ZMQ);
+	ing_metrics_received(im, ING_SRC_SPOOL);
+	ing_metrics_refused(im, ING_R_SIZE);
+	ing_metrics_refused(im, ING_OK);	/* not a refusal: ignored */
+	ing_metrics_delivered(im, ING_SRC_ZMQ, 1, 0.003);
+	ing_metrics_delivered(im, ING_SRC_SPOOL, 0, 0.5);
+	ing_metrics_spool(im, ING_SPOOL_RETRY);
+	ing_metrics_inflight(im, 3);
+	text = render(ing_metrics_registry(im));
+	ASSERT_LINE(text, "yalu_ingest_received_total{source=\"zmq\"} 2");
+	ASSERT_LINE(text, "yalu_ingest_received_total{source=\"spool\"} 1");
+	ASSERT_LINE(text, "yalu_ingest_refused_total{reason=\"too_large\"} 1");
+	ASSERT_LINE(text, "yalu_ingest_acknowledged_total{source=\"zmq\"} 1");
+	ASSERT_LINE(text,
+	    "yalu_ingest_delivery_failures_total{source=\"spool\"} 1");
+	ASSERT_LINE(text, "yalu_ingest_spool_files_total{outcome=\"retry\"} 1");
+	ASSERT_LINE(text, "yalu_ingest_inflight 3");
+	ASSERT_LINE(text, "yalu_ingest_ack_seconds_bucket{le=\"0.005\"} 1");
+	ASSERT_LINE(text, "yalu_ingest_ack_seconds_count 1");
+	free(text);
+	ing_metrics_free(&im);
+	ck_assert_ptr_null(im);
+}
+END_TEST
+
+START_TEST(test_store_archive_size_counts_the_wal_too)
+{
+	struct sto_metrics *sm;
+	char err[256], dir[] = "/tmp/check_metrics.XXXXXX", db[128], wal[140];
+	char *text;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/a.db", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	sm = sto_metrics_new(NULL, err, sizeof(err));
+	ck_assert_msg(sm != NULL, "%s", err);
+
+	/* No file yet: 0, not an error. */
+	sto_metrics_archive(sm, db, 0, 1);
+	text = render(sto_metrics_registry(sm));
+	ASSERT_LINE(text, "yalu_store_archive_bytes 0");
+	ASSERT_LINE(text, "yalu_store_dead_letters_total{reason=\"rejected\"} 0");
+	free(text);
+
+	ck_assert_ptr_nonnull(fp = fopen(db, "w"));
+	fprintf(fp, "%4096s", "");
+	fclose(fp);
+	ck_assert_ptr_nonnull(fp = fopen(wal, "w"));
+	fprintf(fp, "%1000s", "");
+	fclose(fp);
+	sto_metrics_archive(sm, db, 42, 1);
+	sto_metrics_batch(sm, 3, 1, 0, 5, 0.002);
+	sto_metrics_dead(sm, STO_DEAD_UNDECODABLE);
+	text = render(sto_metrics_registry(sm));
+	ASSERT_LINE(text, "yalu_store_archive_bytes 5096");
+	ASSERT_LINE(text, "yalu_store_archive_reports 42");
+	ASSERT_LINE(text,
+	    "yalu_store_reports_written_total{outcome=\"inserted\"} 3");
+	ASSERT_LINE(text,
+	    "yalu_store_reports_written_total{outcome=\"updated\"} 1");
+	ASSERT_LINE(text, "yalu_store_batches_total 1");
+	ASSERT_LINE(text, "yalu_store_batch_messages_bucket{le=\"5\"} 1");
+	ASSERT_LINE(text,
+	    "yalu_store_dead_letters_total{reason=\"undecodable\"} 1");
+	free(text);
+	sto_metrics_free(&sm);
+	unlink(wal);
+	unlink(db);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -607,6 +832,10 @@ metrics_suite(void)
 	ADD(test_http_port_in_use_is_reported);
 	ADD(test_http_on_ipv6_loopback);
 	ADD(test_scrapes_race_updates_from_the_main_thread);
+	ADD(test_remove_drops_one_series_and_keeps_the_order);
+	ADD(test_lag_gauges_follow_the_partitions_owned);
+	ADD(test_ingest_metrics_show_every_refusal_reason_from_the_start);
+	ADD(test_store_archive_size_counts_the_wal_too);
 	return s;
 }
 

@@ -153,7 +153,7 @@ archive(struct sto_db *db, const struct spec *sp, size_t n)
 	char err[512];
 	size_t i;
 
-	ck_assert_int_eq(sto_db_begin(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
 	for (i = 0; i < n; i++) {
 		struct sto_rec *r = NULL;
 		char *js = mk(&sp[i]);
@@ -186,6 +186,10 @@ rows(const char *sql)
 	sqlite3_close(h);
 	return n;
 }
+
+/* Pieces of evidence in the archive: they live in reports.tags. */
+#define EVIDENCE_SQL	"SELECT count(*) FROM reports, json_tree(reports.tags) " \
+	"WHERE json_tree.path LIKE '%.evidence' AND json_tree.type = 'object'"
 
 static void
 filter_init(struct sto_filter *f)
@@ -426,11 +430,11 @@ START_TEST(test_batch_insert_archives_every_report)
 	ck_assert_int_eq(count(db, &f), NCORPUS);
 	/* r1 4 tags, r2 2, r3 5; one piece of evidence each. */
 	ck_assert_int_eq(rows("SELECT count(*) FROM tags"), 11);
-	ck_assert_int_eq(rows("SELECT count(*) FROM evidence"), 11);
+	ck_assert_int_eq(rows(EVIDENCE_SQL), 11);
 	ck_assert_int_eq(rows("SELECT count(*) FROM provisions"), 2);
-	ck_assert_int_eq(rows("SELECT count(*) FROM tags WHERE direction IS "
-	    "NOT NULL"), 3);
-	ck_assert_int_eq(rows("PRAGMA user_version"), 1);
+	ck_assert_int_eq(rows("SELECT count(*) FROM tags WHERE direction <> "
+	    "''"), 3);
+	ck_assert_int_eq(rows("PRAGMA user_version"), 2);
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports WHERE "
 	    "kafka_partition = 0 AND kafka_offset IS NOT NULL"), NCORPUS);
 	sto_db_free(&db);
@@ -455,9 +459,14 @@ START_TEST(test_redelivery_updates_in_place)
 	ck_assert_int_eq(archive(db, corpus, 1), STO_UPDATED);
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports"), NCORPUS);
 	ck_assert_int_eq(rows("SELECT count(*) FROM tags"), 11);
-	ck_assert_int_eq(rows("SELECT count(*) FROM evidence"), 11);
+	ck_assert_int_eq(rows(EVIDENCE_SQL), 11);
 	ck_assert_int_eq(rows("SELECT count(*) FROM provisions"), 2);
 	ck_assert_int_eq(rows("SELECT rid FROM reports WHERE id = 'r1'"), rid);
+	/* The same text is not indexed twice. */
+	ck_assert_int_eq(rows("SELECT count(*) FROM reports_fts WHERE "
+	    "reports_fts MATCH 'title:exports'"), 1);
+	ck_assert_int_eq(rows("SELECT count(*) FROM reports_fts WHERE "
+	    "reports_fts MATCH 'pollack'"), 2);
 	/* Re-tagged by the same ruleset later: the new tags replace. */
 	again.classified_at = "2026-11-25T00:00:00Z";
 	again.commodity = "coal";
@@ -465,10 +474,12 @@ START_TEST(test_redelivery_updates_in_place)
 	again.title = "Coal, not pollack";
 	ck_assert_int_eq(archive(db, &again, 1), STO_UPDATED);
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports"), NCORPUS);
-	ck_assert_int_eq(rows("SELECT count(*) FROM tags WHERE report_id = "
-	    "'r1'"), 1);
-	ck_assert_int_eq(rows("SELECT count(*) FROM tags WHERE report_id = "
-	    "'r1' AND tag_id = 'coal'"), 1);
+	ck_assert_int_eq(rows("SELECT count(*) FROM tags WHERE rid = "
+	    "(SELECT rid FROM reports WHERE id = 'r1')"), 1);
+	ck_assert_int_eq(rows("SELECT count(*) FROM tags WHERE rid = "
+	    "(SELECT rid FROM reports WHERE id = 'r1') AND tag_id = 'coal'"),
+	    1);
+	ck_assert_int_eq(rows("SELECT count(*) FROM tags"), 8);
 	/* The full-text index follows the update, without duplicates. */
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports_fts WHERE "
 	    "reports_fts MATCH 'title:pollack'"), 1);
@@ -525,7 +536,10 @@ START_TEST(test_bad_record_is_rejected_alone)
 	    0);
 	comm = json_object_get(r->tags, "commodities");
 	json_array_append(comm, json_array_get(comm, 0));
-	ck_assert_int_eq(sto_db_begin(db, err, sizeof(err)), 0);
+	free(r->tags_text);
+	r->tags_text = NULL;
+	ck_assert_int_eq(sto_db_begin(db, STO_TX_ISOLATE, err, sizeof(err)),
+	    0);
 	ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 	ck_assert_int_eq(oc, STO_REJECTED);
 	ck_assert_ptr_nonnull(strstr(err, "UNIQUE"));
@@ -540,13 +554,66 @@ START_TEST(test_bad_record_is_rejected_alone)
 	ck_assert_int_eq(oc, STO_INSERTED);
 	ck_assert_int_eq(sto_db_commit(db, err, sizeof(err)), 0);
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports"), 1);
-	ck_assert_int_eq(rows("SELECT count(*) FROM tags WHERE report_id = "
-	    "'r1'"), 0);
+	ck_assert_int_eq(rows("SELECT count(*) FROM reports WHERE id = 'r1'"),
+	    0);
+	ck_assert_int_eq(rows("SELECT count(*) FROM tags"), 2);
 	sto_rec_free(&r);
 	free(js);
 	sto_db_free(&db);
 }
 END_TEST
+
+/*
+ * The daemon's fast path: no savepoints, so a refused record fails the
+ * put, and the rollback that follows leaves none of the batch, not even
+ * the records before it.
+ */
+START_TEST(test_unisolated_failure_fails_the_transaction)
+{
+	struct sto_db *db = open_rw();
+	struct sto_rec *good = NULL, *bad = NULL;
+	enum sto_outcome oc;
+	struct spec sp = corpus[1];
+	char err[512], *js = mk(&sp), *js2;
+	json_t *comm;
+
+	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &good, err,
+	    sizeof(err)), 0);
+	sp = corpus[0];
+	js2 = mk(&sp);
+	ck_assert_int_eq(sto_rec_decode(js2, strlen(js2), &bad, err,
+	    sizeof(err)), 0);
+	comm = json_object_get(bad->tags, "commodities");
+	json_array_append(comm, json_array_get(comm, 0));
+	free(bad->tags_text);
+	bad->tags_text = NULL;
+	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(sto_db_put(db, good, &oc, err, sizeof(err)), 0);
+	ck_assert_int_eq(oc, STO_INSERTED);
+	ck_assert_int_eq(sto_db_put(db, bad, &oc, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "UNIQUE"));
+	sto_db_rollback(db);
+	ck_assert_int_eq(rows("SELECT count(*) FROM reports"), 0);
+	ck_assert_int_eq(rows("SELECT count(*) FROM tags"), 0);
+	ck_assert_int_eq(rows("SELECT count(*) FROM reports_fts WHERE "
+	    "reports_fts MATCH 'coal'"), 0);
+	/* Redone isolated, the good one is archived and the bad refused. */
+	ck_assert_int_eq(sto_db_begin(db, STO_TX_ISOLATE, err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(sto_db_put(db, good, &oc, err, sizeof(err)), 0);
+	ck_assert_int_eq(oc, STO_INSERTED);
+	ck_assert_int_eq(sto_db_put(db, bad, &oc, err, sizeof(err)), 0);
+	ck_assert_int_eq(oc, STO_REJECTED);
+	ck_assert_int_eq(sto_db_commit(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(rows("SELECT count(*) FROM reports"), 1);
+	sto_rec_free(&good);
+	sto_rec_free(&bad);
+	free(js);
+	free(js2);
+	sto_db_free(&db);
+}
+END_TEST
+
 
 START_TEST(test_rollback_leaves_nothing)
 {
@@ -558,7 +625,7 @@ START_TEST(test_rollback_leaves_nothing)
 
 	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)),
 	    0);
-	ck_assert_int_eq(sto_db_begin(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 	sto_db_rollback(db);
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports"), 0);
@@ -584,7 +651,7 @@ START_TEST(test_reader_sees_only_committed_batches)
 	ck_assert_msg(ro != NULL, "%s", err);
 	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)),
 	    0);
-	ck_assert_int_eq(sto_db_begin(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 	filter_init(&f);
 	/* WAL: the reader is not blocked and sees the last commit. */
@@ -621,6 +688,24 @@ START_TEST(test_foreign_database_is_refused)
 	sqlite3_close(h);
 	ck_assert_ptr_null(sto_db_open(dbpath, 0, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "not a yalu archive"));
+}
+END_TEST
+
+/* No migration before the first release: an old archive is refused. */
+START_TEST(test_older_schema_is_refused)
+{
+	sqlite3 *h;
+	char err[512] = "";
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE reports(x); "
+	    "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	ck_assert_ptr_null(sto_db_open(dbpath, 0, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "version 1 is older"));
+	ck_assert_ptr_null(sto_db_open(dbpath, STO_DB_RDONLY, err,
+	    sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "older"));
 }
 END_TEST
 
@@ -791,6 +876,65 @@ START_TEST(test_query_returns_tags_as_archived)
 }
 END_TEST
 
+/*
+ * The archive stores the tags as the message spelled them: the span of
+ * the top-level "tags" value, found without being fooled by "tags" in a
+ * string or in a nested object; spelled with escapes, it is dumped anew.
+ * Either way it reads back equal to the decoded tags.
+ */
+START_TEST(test_tags_kept_as_sent)
+{
+	static const char *const msgs[] = {
+		"{\"id\":\"a\",\"title\":\"\\\"tags\\\": {\\\"x\\\":1} [}\","
+		  "\"meta\":{\"tags\":{\"not\":\"these\"},\"n\":[1,{\"a\":\"}\"}]},"
+		  "\"body\":\"a b\",\"ruleset\":\"1+x\",\"classified_at\":null ,"
+		  "\"tags\" : {\"modes\":[{\"id\":\"road\",\"note\":\"kept\","
+		  "\"evidence\":[{\"start\":0,\"end\":1}]}],"
+		  "\"sanctions\":{\"relevance\":\"low\"}} }",
+		"{\"id\":\"b\",\"body\":\"c\",\"ruleset\":\"1+x\","
+		  "\"t\\u0061gs\":{\"sanctions\":{\"relevance\":\"none\"}}}",
+	};
+	struct sto_db *db = open_rw();
+	struct sto_filter f;
+	struct grabbed got = { NULL, NULL };
+	struct sto_rec *r = NULL;
+	enum sto_outcome oc;
+	char err[512];
+	json_t *t;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		ck_assert_msg(sto_rec_decode(msgs[i], strlen(msgs[i]), &r, err,
+		    sizeof(err)) == 0, "%s", err);
+		if (i == 0) {
+			ck_assert_ptr_nonnull(r->tags_text);
+			t = json_loadb(r->tags_text, r->tags_len, 0, NULL);
+			ck_assert_msg(json_equal(t, r->tags), "span %.*s",
+			    (int)r->tags_len, r->tags_text);
+			json_decref(t);
+		} else
+			ck_assert_ptr_null(r->tags_text);
+		ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
+		ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
+		ck_assert_int_eq(sto_db_commit(db, err, sizeof(err)), 0);
+		filter_init(&f);
+		f.text = i == 0 ? "b" : "c";	/* one report each */
+		ck_assert_int_eq(sto_db_query(db, &f, grab, &got, err,
+		    sizeof(err)), 0);
+		ck_assert_msg(json_equal(got.tags, r->tags), "tags differ");
+		json_decref(got.tags);
+		json_decref(got.meta);
+		got.tags = got.meta = NULL;
+		sto_rec_free(&r);
+	}
+	/* An annotation inside a tag is kept; the filters see the tag. */
+	filter_init(&f);
+	f.mode = "road";
+	ck_assert_int_eq(count(db, &f), 1);
+	sto_db_free(&db);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- output */
 
 static char *
@@ -944,6 +1088,8 @@ store_suite(void)
 	ADD(s, test_redelivery_updates_in_place);
 	ADD(s, test_older_ruleset_does_not_overwrite_newer);
 	ADD(s, test_bad_record_is_rejected_alone);
+	ADD(s, test_unisolated_failure_fails_the_transaction);
+	ADD(s, test_older_schema_is_refused);
 	ADD(s, test_rollback_leaves_nothing);
 	ADD(s, test_reader_sees_only_committed_batches);
 	ADD(s, test_readonly_open_of_missing_archive_fails);
@@ -954,6 +1100,7 @@ store_suite(void)
 	ADD(s, test_query_text_search);
 	ADD(s, test_fts_query_quotes_words);
 	ADD(s, test_query_returns_tags_as_archived);
+	ADD(s, test_tags_kept_as_sent);
 	ADD(s, test_csv_quoting_rfc4180);
 	ADD(s, test_output_formats);
 	ADD(s, test_facet_and_provision_lists);

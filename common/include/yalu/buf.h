@@ -13,6 +13,12 @@ struct yl_buf {
 };
 
 void	yl_buf_add(struct yl_buf *, const void *, size_t);
+/*
+ * Makes room for n more bytes and the NUL after b->p + b->len, for a
+ * writer that fills them itself and then advances len. Returns 0, or -1
+ * with b->oom set (or already set).
+ */
+int	yl_buf_reserve(struct yl_buf *, size_t n);
 void	yl_buf_str(struct yl_buf *, const char *);
 void	yl_buf_printf(struct yl_buf *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

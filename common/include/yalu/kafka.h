@@ -59,4 +59,55 @@ int		 yl_kafka_ensure_topics(rd_kafka_t *rk,
 		    const struct yl_topics *, int timeout_ms, char *err,
 		    size_t errsz);
 
+/* ------------------------------------------------------ consumer lag */
+
+struct yl_metrics;
+
+/*
+ * How often librdkafka reports the statistics the lag gauges come from,
+ * unless the kafka: map sets statistics.interval.ms itself.
+ */
+#define YL_KAFKA_STATS_MS	"5000"
+
+/*
+ * Consumer lag per partition, as a gauge <metric>{topic,partition} (e.g.
+ * yalu_store_consumer_lag), fed from librdkafka's statistics: the daemon
+ * sets statistics.interval.ms on its consumer (yl_kafka_lag_conf) and
+ * passes each statistics document its stats_cb receives to
+ * yl_kafka_lag_update. The lag of a partition is what the broker holds
+ * past the last offset the daemon stored as done (consumer_lag_stored),
+ * or past the committed one when nothing is stored yet, or, when the group
+ * has finished nothing of it at all, everything it holds (the daemons
+ * start a new group at the earliest offset). A partition the consumer no
+ * longer owns loses its series.
+ */
+struct yl_kafka_lag;
+
+/*
+ * Declares the gauge in m (borrowed; must outlive the tracker). NULL when
+ * memory ran out or the name is not a metric name.
+ */
+struct yl_kafka_lag	*yl_kafka_lag_new(struct yl_metrics *m,
+			    const char *metric, const char *help);
+/* Frees the tracker; its series stay in the registry. */
+void			 yl_kafka_lag_free(struct yl_kafka_lag **);
+/*
+ * Sets statistics.interval.ms to YL_KAFKA_STATS_MS unless props sets it,
+ * and cb as the stats callback. 0, or -1 with librdkafka's reason in err.
+ */
+int			 yl_kafka_lag_conf(rd_kafka_conf_t *,
+			    const struct yl_kv *props,
+			    int (*cb)(rd_kafka_t *, char *, size_t, void *),
+			    char *err, size_t errsz);
+/*
+ * Reads one statistics document: sets the gauge of every partition the
+ * consumer owns whose lag is known, removes the others. Returns the number
+ * of partitions set, or -1 when json is not librdkafka's statistics
+ * (nothing is changed then).
+ */
+int			 yl_kafka_lag_update(struct yl_kafka_lag *,
+			    const char *json, size_t len);
+/* Removes every series of the tracker (the consumer is closed). */
+void			 yl_kafka_lag_clear(struct yl_kafka_lag *);
+
 #endif

@@ -144,6 +144,16 @@ int	yl_metrics_observe(struct yl_metrics *, const char *name,
 	    const char *labels, double);
 
 /*
+ * Removes the series name{labels} (labels as given to yl_metrics_get), so
+ * that a scrape no longer shows it: a gauge of a Kafka partition this
+ * daemon no longer owns, say. Any handle to it is invalid afterwards, so
+ * only series updated by name should be removed. 0, or -1 when there was
+ * no such series.
+ */
+int	yl_metrics_remove(struct yl_metrics *, const char *name,
+	    const char *labels);
+
+/*
  * What GET /health answers: ok, or 503 with reason (copied, at most 255
  * bytes, one line; NULL: "unhealthy").
  */
