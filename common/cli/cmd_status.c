@@ -514,7 +514,7 @@ daemon_group(struct status *s, const char *name, const char *path,
     const char *group)
 {
 	json_t *d;
-	char err[512];
+	char err[512] = "";
 	int members = -1, h;
 
 	d = json_pack("{s:s, s:s, s:s}", "name", name, "config", path,
@@ -527,9 +527,13 @@ daemon_group(struct status *s, const char *name, const char *path,
 	h = check_health(s, d, name, path);
 	json_object_set_new(d, "up", json_boolean(members > 0 ||
 	    (h <= 0 && json_object_get(d, "health") != NULL)));
-	if (!json_is_true(json_object_get(d, "up")))
-		problem(s, "%s: down (no member in group %s%s)", name, group,
-		    json_object_get(d, "health") ? ", no /health" : "");
+	if (json_is_true(json_object_get(d, "up")))
+		return;
+	if (members == 0)
+		problem(s, "%s: down (no member in group %s)", name, group);
+	else
+		problem(s, "%s: not seen (group %s unknown: %s)", name, group,
+		    s->kafka_ok ? err : "Kafka unreachable");
 }
 
 /* One topic: size, last minute, and the lag of the group reading it. */
@@ -631,23 +635,27 @@ print_text(json_t *o)
 
 	n = json_array_size(json_object_get(o, "problems"));
 	printf("yalu status: %s\n", n == 0 ? "OK" : "PROBLEMS");
-	printf("kafka      %s: %s\n", jstr(o, "bootstrap"),
-	    json_is_true(json_object_get(o, "kafka")) ? "reachable" :
-	    "UNREACHABLE");
+	printf("kafka      %s: %s\n", json_object_get(o, "bootstrap") ?
+	    jstr(o, "bootstrap") : "(no config)", json_is_true(
+	    json_object_get(o, "kafka")) ? "reachable" : "UNREACHABLE");
 	printf("daemons\n");
 	json_array_foreach(json_object_get(o, "daemons"), i, d) {
 		printf("  %-14s %-5s", jstr(d, "name"),
 		    json_is_true(json_object_get(d, "up")) ? "up" : "DOWN");
 		if (json_object_get(d, "listen"))
 			printf(" %s", jstr(d, "listen"));
-		if (json_object_get(d, "group"))
+		if (json_object_get(d, "group") && jint(d, "members") >= 0)
 			printf(" %lld in group %s", jint(d, "members"),
 			    jstr(d, "group"));
+		else if (json_object_get(d, "group"))
+			printf(" group %s unknown", jstr(d, "group"));
 		if ((h = json_object_get(d, "health")) != NULL)
 			printf(", /health %s", jint(h, "code") == 200 ? "ok" :
 			    jstr(h, "reason"));
 		printf("\n");
 	}
+	if (!json_is_true(json_object_get(o, "kafka")))
+		goto archive;
 	json_array_foreach(json_object_get(o, "topics"), i, t)
 		if (strlen(jstr(t, "name")) > w)
 			w = strlen(jstr(t, "name"));
@@ -666,6 +674,7 @@ print_text(json_t *o)
 	json_array_foreach(json_object_get(o, "lag"), i, t)
 		printf("  %-14s %-*s %12lld\n", jstr(t, "daemon"), (int)w,
 		    jstr(t, "topic"), jint(t, "lag"));
+archive:
 	if ((ar = json_object_get(o, "archive")) != NULL) {
 		printf("archive    %s: ", jstr(ar, "db"));
 		if (json_object_get(ar, "error"))

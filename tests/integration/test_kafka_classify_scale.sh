@@ -29,7 +29,7 @@ B=$(yl_bootstrap) || fail "no broker in $YALU_TEST_KAFKA_DIR"
 u=scale-$(yl_unique)
 raw=reports.raw.$u tagged=reports.tagged.$u
 # The classifiers and the offline check read one copy of the rules.
-cp -r "$YALU_SRC/configs/taxonomy" "$tmp/tax"
+cp -r "${YALU_TAXONOMY:-$YALU_SRC/configs/taxonomy}" "$tmp/tax"
 printf 'Coal.\n' | "$YALU_BIN/yalu" classify --taxonomy "$tmp/tax" > "$tmp/rules.out" 2>&1 ||
 	fail "the taxonomy does not load: $(tail -3 "$tmp/rules.out")"
 

@@ -21,6 +21,11 @@ command -v curl >/dev/null || fail "curl is needed"
 B=$(yl_bootstrap) || fail "no broker in $YALU_TEST_KAFKA_DIR"
 u=met-$(yl_unique)
 mi=$(yl_free_port) mc=$(yl_free_port) ms=$(yl_free_port)
+# A small taxonomy of its own: this test is about counting, not tagging.
+mkdir "$tmp/tax"
+printf 'version: "met.1"\nprovisions:\n  UNSCR-2397-OP5: ban\n' > "$tmp/tax/ruleset.yaml"
+printf 'cues:\n  import: [import*]\n  export: [export*]\n  negation: [did not]\n  trade: [trade]\n  clause: [but]\n' > "$tmp/tax/cues.yaml"
+printf 'commodities:\n  petroleum:\n    cite: {import: [UNSCR-2397-OP5]}\n    terms: [diesel]\n' > "$tmp/tax/commodities.yaml"
 ing=tcp://127.0.0.1:$(yl_free_port)
 
 # Statistics every 500 ms, so the lag gauges move within the test.
@@ -38,7 +43,7 @@ Y
 { common; printf 'listen: "%s"\nspool: "%s"\nmax_report_bytes: 4000\nmetrics: {port: %s}\n' \
 	"$ing" "$tmp/spool" "$mi"; } > "$tmp/ingest.yaml"
 { common; printf 'group: cls-%s\npublish: ""\ntaxonomy: "%s"\nmetrics: {port: %s}\n' \
-	"$u" "$YALU_SRC/configs/taxonomy" "$mc"; } > "$tmp/classify.yaml"
+	"$u" "$tmp/tax" "$mc"; } > "$tmp/classify.yaml"
 { common; printf 'group: sto-%s\ndb: "%s"\nbatch_ms: 20\nmetrics: {port: %s}\n' \
 	"$u" "$tmp/archive.db" "$ms"; } > "$tmp/store.yaml"
 for d in ingest classify store; do

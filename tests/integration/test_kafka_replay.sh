@@ -37,6 +37,9 @@ cp -r "$YALU_SRC/configs/taxonomy" "$YL_TMP/tax"
 yl_start "$YL_TMP/ingest.log" "$YALU_BIN/yalu-ingest" -d -f "$conf/yalu-ingest.yaml"; ingest=$YL_PID
 yl_start "$YL_TMP/classify.log" "$YALU_BIN/yalu-classify" -d -f "$conf/yalu-classify.yaml"; classify=$YL_PID
 yl_start "$YL_TMP/store.log" "$YALU_BIN/yalu-store" -d -f "$conf/yalu-store.yaml"; store=$YL_PID
+yl_wait_log 60 "$YL_TMP/ingest.log" 'listening on' || yl_fail "yalu-ingest: $(cat "$YL_TMP/ingest.log")"
+yl_wait_log 60 "$YL_TMP/classify.log" 'classify: consuming' || yl_fail "yalu-classify: $(cat "$YL_TMP/classify.log")"
+yl_wait_log 60 "$YL_TMP/store.log" 'ready: archiving' || yl_fail "yalu-store: $(cat "$YL_TMP/store.log")"
 
 sql() { sqlite3 -readonly "$db" "$1"; }
 count() { "$yalu" query --db "$db" --count 2>/dev/null || echo 0; }
