@@ -229,8 +229,9 @@ each_txt(int dirfd, const char *name, const char *f, size_t max_body,
 {
 	struct cls_input in = { 0 };
 	struct stat st;
-	char *copy, *base, id[256];
-	size_t len;
+	const char *base;
+	char id[256];
+	size_t len, n;
 	int fd, big, bad = 0;
 
 	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -258,14 +259,17 @@ each_txt(int dirfd, const char *name, const char *f, size_t max_body,
 		return 1;
 	}
 	close(fd);
-	if ((copy = strdup(f)) == NULL) {
-		fprintf(stderr, "yalu: %s: out of memory\n", f);
-		return 1;
-	}
-	base = basename(copy);
-	snprintf(id, sizeof(id), "%s", base);
-	if (has_suffix(id, ".txt"))
-		id[strlen(id) - 4] = '\0';
+	/*
+	 * The id is the file name without ".txt" (at most 255 bytes). f
+	 * names a file that could be read, so it has no trailing '/'.
+	 */
+	base = (base = strrchr(f, '/')) != NULL ? base + 1 : f;
+	if ((n = strlen(base)) > sizeof(id) - 1)
+		n = sizeof(id) - 1;
+	memcpy(id, base, n);
+	id[n] = '\0';
+	if (n >= 4 && memcmp(id + n - 4, ".txt", 4) == 0)
+		id[n - 4] = '\0';
 	in.id = id;
 	in.body = *buf;
 	in.len = len;
@@ -273,7 +277,6 @@ each_txt(int dirfd, const char *name, const char *f, size_t max_body,
 	in.file = base;
 	if (fn(&in, arg) != 0)
 		bad++;
-	free(copy);
 	return bad;
 }
 

@@ -17,7 +17,7 @@ enum cls_kind {
 	K_COMMODITY, K_COUNTRY, K_CROSSING, K_ENTITY, K_IGNORE,	/* tags */
 	K_MODE, K_METHOD,					/* transport */
 	K_CUE_IMPORT, K_CUE_EXPORT, K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE,
-	K_CUE_UNSURE, K_CUE_USE,
+	K_CUE_UNSURE, K_CUE_USE, K_CUE_OBS,
 	K_NKINDS
 };
 
@@ -41,6 +41,10 @@ enum cls_kind {
 /* The target of a retraction cue, a negation of what its clause named
  * before it ("the rumours turned out to be untrue"). */
 #define CLS_CUE_RETRACT	5
+/* The target of a general cue, a negation of the goods (only) after it in
+ * its clause: sanctions described in general ("the UN has banned exports
+ * of coal, iron and seafood"), speculation ("could in theory supply"). */
+#define CLS_CUE_GENERAL	6
 
 /* Overlapping matches compete only within a layer. */
 static inline int

@@ -60,12 +60,11 @@ struct mention {
 };
 
 /*
- * A sort key. Matches and hits are sorted by packing what their order
- * depends on into two integers, so that sorting compares integers rather
- * than calling a comparison function through qsort (which, for the 50
- * matches of a typical report, cost as much as the rest of the rules).
- * lo ends with the element's index: keys are unique, and the order is the
- * one a stable sort by the same fields gives.
+ * A sort key. Hits are sorted by packing what their order depends on into
+ * two integers, so that sorting compares integers rather than calling a
+ * comparison function through qsort. lo ends with the element's index:
+ * keys are unique, and the order is the one a stable sort by the same
+ * fields gives.
  */
 struct skey {
 	uint64_t	hi, lo;
@@ -75,8 +74,8 @@ struct yl_cls {
 	const struct yl_tax	*t;
 	hs_scratch_t		*scratch;
 	struct yl_norm		 norm;
-	struct match		*m, *mt;	/* mt: room to reorder m */
-	size_t			 nm, capm, capmt;
+	struct match		*m, *mt, *mc;	/* mt, mc: room to reorder m */
+	size_t			 nm, capm, capmt, capmc;
 	struct skey		*key, *keytmp;
 	size_t			 capkey, capkeytmp;
 	int			*owner;
@@ -242,6 +241,7 @@ yl_cls_free(struct yl_cls **pc)
 	yl_norm_clear(&c->norm);
 	free(c->m);
 	free(c->mt);
+	free(c->mc);
 	free(c->key);
 	free(c->keytmp);
 	free(c->hitstmp);
@@ -338,32 +338,6 @@ skey_sort(struct yl_cls *c, size_t n)
 	if (src != c->key)
 		memcpy(c->key, src, n * sizeof(*src));
 	return 0;
-}
-
-/* Room for n keys, and for n matches in c->mt. */
-static int
-skey_reserve(struct yl_cls *c, size_t n)
-{
-	if (reserve((void **)&c->key, &c->capkey, n, sizeof(*c->key)) == -1)
-		return -1;
-	return reserve((void **)&c->mt, &c->capmt, n, sizeof(*c->mt));
-}
-
-/* Puts c->m in the order of c->key[0..c->nm) (index in the low bits). */
-static void
-skey_apply(struct yl_cls *c)
-{
-	struct match *t;
-	size_t i, cap;
-
-	for (i = 0; i < c->nm; i++)
-		c->mt[i] = c->m[(uint32_t)c->key[i].lo];
-	t = c->m;
-	c->m = c->mt;
-	c->mt = t;
-	cap = c->capm;
-	c->capm = c->capmt;
-	c->capmt = cap;
 }
 
 /* ASCII letters and digits: word_chars[c] is 1. */
@@ -482,28 +456,172 @@ cmp_overlap_q(const void *a, const void *b)
 	return cmp_overlap(a, b, sort_tax);
 }
 
-/*
- * Keeps, within each layer, the longest of overlapping matches; matches
- * with the very same span (one text, several meanings) all stay.
- */
-/* Frees the bytes that the accepted matches [from, to) own. */
-static void
-clear_owner(struct yl_cls *c, size_t from, size_t to)
+/* Longest first, then the first, then the lowest pattern: cmp_overlap(). */
+static inline int
+before_overlap(const struct match *x, const struct match *y)
 {
-	size_t i, j;
+	uint32_t lx = x->ne - x->ns, ly = y->ne - y->ns;
 
-	for (i = from; i < to; i++)
-		for (j = c->m[i].ns; j < c->m[i].ne; j++)
-			c->owner[j] = -1;
+	if (lx != ly)
+		return lx > ly;
+	if (x->ns != y->ns)
+		return x->ns < y->ns;
+	return x->pat < y->pat;
+}
+
+/* By start in the normalized text, then end, then pattern. */
+static inline int
+before_start(const struct match *x, const struct match *y)
+{
+	if (x->ns != y->ns)
+		return x->ns < y->ns;
+	if (x->ne != y->ne)
+		return x->ne < y->ne;
+	return x->pat < y->pat;
+}
+
+/*
+ * Text order, in which the rules read the matches: start in the body,
+ * longest first, pattern; then layer, longest in the normalized text and
+ * start there, so that the order is total.
+ */
+static inline int
+before_text(const struct match *x, const struct match *y)
+{
+	if (x->os != y->os)
+		return x->os < y->os;
+	if (x->oe != y->oe)
+		return x->oe > y->oe;
+	if (x->pat != y->pat)
+		return x->pat < y->pat;
+	if (x->layer != y->layer)
+		return x->layer < y->layer;
+	if (x->ne - x->ns != y->ne - y->ns)
+		return x->ne - x->ns > y->ne - y->ns;
+	return x->ns < y->ns;
 }
 
 static int
+cmp_text_q(const void *a, const void *b)
+{
+	const struct match *x = a, *y = b;
+
+	return before_text(x, y) ? -1 : before_text(y, x) ? 1 : 0;
+}
+
+static int
+cmp_start_q(const void *a, const void *b)
+{
+	const struct match *x = a, *y = b;
+
+	return before_start(x, y) ? -1 : before_start(y, x) ? 1 : 0;
+}
+
+/*
+ * Sorts v[0..n) by one of the orders above. The runs sorted here are
+ * short, or nearly sorted already (matches arrive by end offset), which
+ * insertion sort does in a pass; a long run goes to qsort, so that no
+ * input makes this quadratic.
+ */
+enum { BY_OVERLAP, BY_START, BY_TEXT };
+
+static void
+sort_matches(struct match *v, size_t n, int by)
+{
+	static int (*const q[3])(const void *, const void *) = {
+		cmp_overlap_q, cmp_start_q, cmp_text_q };
+	struct match x;
+	size_t i, j;
+
+	if (n < 2)
+		return;
+	if (n > 256) {
+		qsort(v, n, sizeof(*v), q[by]);
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		x = v[i];
+		for (j = i; j > 0; j--) {
+			int lt = by == BY_OVERLAP ? before_overlap(&x, &v[j - 1]) :
+			    by == BY_START ? before_start(&x, &v[j - 1]) :
+			    before_text(&x, &v[j - 1]);
+
+			if (!lt)
+				break;
+			v[j] = v[j - 1];
+		}
+		v[j] = x;
+	}
+}
+
+/*
+ * One cluster of overlapping matches of a layer, v[0..n): the longest
+ * wins the bytes it covers, then the next longest of those left, and so
+ * on; matches with the very same span (one text, several meanings) all
+ * stay. Appends the winners to out; returns how many.
+ */
+static size_t
+resolve_cluster(struct yl_cls *c, const struct match *v, size_t n,
+    struct match *out)
+{
+	struct match *w = c->mc;
+	size_t i, j, k = 0;
+
+	memcpy(w, v, n * sizeof(*w));
+	sort_matches(w, n, BY_OVERLAP);
+	for (i = 0; i < n; i++) {
+		const struct match *m = &w[i];
+		int ok = 1;
+
+		for (j = m->ns; j < m->ne; j++) {
+			int o = c->owner[j];
+
+			if (o >= 0 && (w[o].ns != m->ns || w[o].ne != m->ne)) {
+				ok = 0;
+				break;
+			}
+		}
+		if (!ok)
+			continue;
+		for (j = m->ns; j < m->ne; j++)
+			c->owner[j] = (int)i;
+		out[k++] = *m;
+	}
+	for (i = 0; i < k; i++)
+		for (j = out[i].ns; j < out[i].ne; j++)
+			c->owner[j] = -1;
+	return k;
+}
+
+/* Merges the sorted runs a[0..na) and b[0..nb) into out, by before_text. */
+static void
+merge_text(const struct match *a, size_t na, const struct match *b,
+    size_t nb, struct match *out)
+{
+	size_t i = 0, j = 0, k = 0;
+
+	while (i < na && j < nb)
+		out[k++] = before_text(&b[j], &a[i]) ? b[j++] : a[i++];
+	while (i < na)
+		out[k++] = a[i++];
+	while (j < nb)
+		out[k++] = b[j++];
+}
+
+/*
+ * Keeps, within each layer, the longest of overlapping matches (see
+ * resolve_cluster()), then puts what is kept in text order (before_text())
+ * with its offsets in the body. Overlaps are settled cluster by cluster:
+ * most matches overlap nothing of their layer and are kept at once.
+ */
+static int
 resolve_overlaps(struct yl_cls *c)
 {
-	size_t i, k = 0, j, first = 0;
-	int layer = -1;
+	size_t n = c->nm, cnt[3] = { 0, 0, 0 }, at[3], end[3], i, j, k;
+	struct match *v, *m;
+	int l;
 
-	if (c->nm == 0)
+	if (n == 0)
 		return 0;
 	if (c->capowner < c->norm.len + 1) {
 		size_t old = c->capowner;
@@ -514,54 +632,64 @@ resolve_overlaps(struct yl_cls *c)
 		memset(c->owner + old, 0xff, (c->capowner - old) *
 		    sizeof(int));
 	}
-	if (skey_reserve(c, c->nm) == -1)
+	if (reserve((void **)&c->mt, &c->capmt, n, sizeof(*c->mt)) == -1 ||
+	    reserve((void **)&c->mc, &c->capmc, n, sizeof(*c->mc)) == -1)
 		return -1;
-	/* Layer, longest first, then start, then pattern: cmp_overlap(). */
-	for (i = 0; i < c->nm; i++) {
-		const struct match *m = &c->m[i];
+	/* Into c->mt by layer, each in the order the matches came. */
+	for (i = 0; i < n; i++)
+		cnt[c->m[i].layer]++;
+	at[0] = 0;
+	at[1] = cnt[0];
+	at[2] = cnt[0] + cnt[1];
+	for (i = 0; i < n; i++)
+		c->mt[at[c->m[i].layer]++] = c->m[i];
+	/* The kept ones, layer by layer, back into c->m. */
+	v = c->mt;
+	k = 0;
+	for (l = 0, i = 0; l < 3; l++) {
+		size_t e = i + cnt[l];
 
-		if (m->ne - m->ns > 0xFFFF)
-			break;
-		c->key[i].hi = (uint64_t)m->layer << 48 |
-		    (uint64_t)(0xFFFF - (m->ne - m->ns)) << 32 | m->ns;
-		c->key[i].lo = (uint64_t)(uint32_t)m->pat << 32 | i;
-	}
-	if (i == c->nm) {
-		if (skey_sort(c, c->nm) == -1)
-			return -1;
-		skey_apply(c);
-	} else {
-		/* A prefix term grown over a 64 KB word: the slow way. */
-		sort_tax = c->t;
-		qsort(c->m, c->nm, sizeof(*c->m), cmp_overlap_q);
-	}
-	for (i = 0; i < c->nm; i++) {
-		struct match *m = &c->m[i];
-		int l = m->layer, ok = 1;
+		sort_matches(v + i, cnt[l], BY_START);
+		while (i < e) {
+			uint32_t maxne = v[i].ne;
+			int same = 1;
 
-		if (l != layer) {
-			clear_owner(c, first, k);	/* the last layer's */
-			first = k;
-			layer = l;
-		}
-		for (j = m->ns; j < m->ne; j++) {
-			int o = c->owner[j];
-
-			if (o >= 0 && (c->m[o].ns != m->ns ||
-			    c->m[o].ne != m->ne)) {
-				ok = 0;
-				break;
+			for (j = i + 1; j < e && v[j].ns < maxne; j++) {
+				if (v[j].ns != v[i].ns || v[j].ne != v[i].ne)
+					same = 0;
+				if (v[j].ne > maxne)
+					maxne = v[j].ne;
 			}
+			if (same) {
+				memcpy(c->m + k, v + i, (j - i) * sizeof(*v));
+				k += j - i;
+			} else
+				k += resolve_cluster(c, v + i, j - i, c->m + k);
+			i = j;
 		}
-		if (!ok)
-			continue;
-		c->m[k] = *m;
-		for (j = m->ns; j < m->ne; j++)
-			c->owner[j] = (int)k;
-		k++;
+		end[l] = k;
 	}
-	clear_owner(c, first, k);
 	c->nm = k;
+	for (i = 0; i < k; i++) {
+		m = &c->m[i];
+		m->os = c->norm.start[m->ns];
+		m->oe = (uint32_t)yl_norm_orig_end(&c->norm, c->body,
+		    m->ne - 1);
+	}
+	/* Text order: each layer's run, then two merges. */
+	sort_matches(c->m, end[0], BY_TEXT);
+	sort_matches(c->m + end[0], end[1] - end[0], BY_TEXT);
+	sort_matches(c->m + end[1], end[2] - end[1], BY_TEXT);
+	merge_text(c->m, end[0], c->m + end[0], end[1] - end[0], c->mt);
+	/* In place: the write position never passes the unread third run. */
+	i = 0;
+	j = end[1];
+	k = 0;
+	while (i < end[1] && j < end[2])
+		c->m[k++] = before_text(&c->m[j], &c->mt[i]) ? c->m[j++] :
+		    c->mt[i++];
+	while (i < end[1])
+		c->m[k++] = c->mt[i++];
 	return 0;
 }
 
@@ -813,6 +941,18 @@ sort_u32(uint32_t *v, size_t n)
 	}
 }
 
+/* Whether s[0..n) holds the string x. */
+static int
+has_str(const char *s, size_t n, const char *x)
+{
+	size_t xn = strlen(x), i;
+
+	for (i = 0; i + xn <= n; i++)
+		if (memcmp(s + i, x, xn) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * How far after a term a negation still reaches. 0: only negations before
  * the term count ("coal exports were halted" reports trade that was done).
@@ -844,6 +984,13 @@ clause_cue(const struct yl_cls *c, const struct match *m, enum cls_kind kind)
 				return (int)i;
 			continue;
 		}
+		/* Sanctions in general ("has banned exports of coal") and
+		 * speculation name goods, never a partner or a route, and
+		 * reach over their list, not past ", and" to a new verb. */
+		if (c->t->pats[q->pat].target == CLS_CUE_GENERAL &&
+		    (c->t->pats[m->pat].kind != K_COMMODITY || q->oe > m->os ||
+		    has_str(c->body + q->oe, m->os - q->oe, ", and ")))
+			continue;
 		/* A false label ("declared as sand") names only the goods
 		 * right after it, before any comma. */
 		if (c->t->pats[q->pat].target == CLS_CUE_LABEL &&
@@ -860,6 +1007,64 @@ clause_cue(const struct yl_cls *c, const struct match *m, enum cls_kind kind)
 }
 
 #define negated_by(c, m)	clause_cue((c), (m), K_CUE_NEG)
+
+/*
+ * Whether country match i names who reports or watches, not a partner: its
+ * adjective stands before an observer noun, at most two words on ("a
+ * Japanese newspaper", "South Korean research institute", "Chinese
+ * citizen", "Japanese yen").
+ */
+static int
+observer_after(const struct yl_cls *c, size_t i)
+{
+	const struct match *m = &c->m[i], *q;
+	size_t j, words = 0;
+
+	for (j = i + 1; j < c->nm && c->m[j].os < m->oe; j++)
+		;
+	if (j >= c->nm || c->t->pats[c->m[j].pat].kind != K_CUE_OBS)
+		return 0;
+	q = &c->m[j];
+	if (q->os < m->oe || q->os - m->oe > 32)
+		return 0;
+	for (j = m->oe; j < q->os; j++) {
+		unsigned char ch = (unsigned char)c->body[j];
+
+		if (ch == ' ')
+			words++;
+		else if (((ch | 32) < 'a' || (ch | 32) > 'z') && ch != '-')
+			return 0;
+	}
+	return words <= 3;
+}
+
+/*
+ * Whether the category of commodity match i is named elsewhere in the
+ * report, out of reach of a general cue. A ban described in general names
+ * no trade ("the UN has banned exports of coal, iron and seafood") unless
+ * the report's own story is about the same kind of goods: "the UN bans the
+ * supply of machinery" beside rice cookers ordered from across the river
+ * says what those are.
+ */
+static int
+named_elsewhere(const struct yl_cls *c, size_t i)
+{
+	const struct cls_pat *p = &c->t->pats[c->m[i].pat];
+	size_t j;
+	int neg;
+
+	for (j = 0; j < c->nm; j++) {
+		const struct cls_pat *q = &c->t->pats[c->m[j].pat];
+
+		if (j == i || q->kind != K_COMMODITY || q->target != p->target)
+			continue;
+		neg = negated_by(c, &c->m[j]);
+		if (neg < 0 ||
+		    c->t->pats[c->m[neg].pat].target != CLS_CUE_GENERAL)
+			return 1;
+	}
+	return 0;
+}
 
 /* An in-use cue after m in its clause ("cranes are used to load"), or -1. */
 static int
@@ -1062,6 +1267,12 @@ at_home(const struct yl_cls *c, const struct match *m)
 }
 
 /* Words that may stand between an origin and the goods: "Japanese-made". */
+/* Nouns after a term that make it name a business, not goods. */
+static const char *const firm_words[] = { "wholesaler", "wholesalers",
+	"company", "companies", "firm", "firms", "importer", "importers",
+	"exporter", "exporters", "dealer", "dealers", "merchant", "merchants",
+	"processor", "processors", "group", "association", "fleet", NULL };
+
 static const char *const origin_link[] = { "made", "brand", "built",
 	"produced", "manufactured", NULL };
 
@@ -1076,7 +1287,16 @@ origin_of(const struct yl_cls *c, size_t i)
 {
 	const struct match *m = &c->m[i];
 	const char *s = c->norm.s;
-	size_t k, ws = 0, n = word_before(s, m->ns, &ws);
+	size_t k, ws = 0, n = word_before(s, m->ns, &ws), we;
+
+	/* "a Russian fish wholesaler": the adjective is the firm's. */
+	if (m->ne + 1 < c->norm.len && s[m->ne] == ' ') {
+		for (we = m->ne + 1; we < c->norm.len &&
+		    word_chars[(unsigned char)s[we]]; we++)
+			;
+		if (in_words(firm_words, s, m->ne + 1, we - m->ne - 1))
+			return -1;
+	}
 
 	for (k = i; k > c->sfirst[m->sent] && c->m[k - 1].os + 64 >= m->os;
 	    ) {
@@ -1231,6 +1451,23 @@ enum { F_COMMODITIES, F_COUNTRIES, F_CROSSINGS, F_MODES, F_METHODS,
 #define S_NEG		2	/* a negation cue */
 #define S_UNSURE	4	/* an unsure cue */
 #define S_USE		8	/* an in-use cue */
+#define S_GOODS		16	/* a commodity mention kept as traded */
+#define S_MOVE		32	/* a mode, a method or a non-place cue */
+#define S_GEN		64	/* a general cue: sanctions, speculation */
+
+/*
+ * Whether a sentence, by its flags, speaks of trade that can have a
+ * partner: goods kept as traded, or a trade or direction cue, a mode or a
+ * method, unless it describes sanctions in general ("added two Chinese
+ * firms to its sanctions list for helping the North obtain luxury goods").
+ */
+static int
+trade_sentence(int f)
+{
+	if (f & S_GOODS)
+		return 1;
+	return !(f & S_GEN) && (f & (S_TRADE | S_MOVE));
+}
 
 static const char *const facet_names[F_N] = { "commodities", "countries",
     "crossings", "modes", "methods", "entities" };
@@ -1596,6 +1833,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	const struct yl_tax *t = c->t;
 	size_t i, j, bad, ncm, sent, clause;
 	int trade = 0, transit = 0, *sdir = NULL, *sflag = NULL, rc = -1;
+	int placed, partner;
 	int relevance = 0;	/* 0 none, 1 low, 2 medium, 3 high */
 
 	if (len == 0 || strspn(body, " \t\r\n") >= len) {
@@ -1635,8 +1873,6 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	for (i = 0; i < c->nm; i++) {
 		struct match *m = &c->m[i];
 
-		m->os = c->norm.start[m->ns];
-		m->oe = (uint32_t)yl_norm_orig_end(&c->norm, body, m->ne - 1);
 		/*
 		 * A clause word set off by commas is an aside, no new clause:
 		 * "Crude oil, meanwhile, keeps flowing from the Chinese side".
@@ -1649,22 +1885,6 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			goto oom;
 	}
 	sort_u32(c->cb, c->ncb);
-	/*
-	 * In text order: start, longest first, pattern, then the order of
-	 * resolve_overlaps() (cmp_start() with a stable sort).
-	 */
-	if (c->nm > 1) {
-		if (skey_reserve(c, c->nm) == -1)
-			goto oom;
-		for (i = 0; i < c->nm; i++) {
-			c->key[i].hi = (uint64_t)c->m[i].os << 32 |
-			    (0xFFFFFFFFu - c->m[i].oe);
-			c->key[i].lo = (uint64_t)(uint32_t)c->m[i].pat << 32 | i;
-		}
-		if (skey_sort(c, c->nm) == -1)
-			goto oom;
-		skey_apply(c);
-	}
 
 	if (reserve((void **)&c->sdir, &c->capsdir, c->nsb + 1,
 	    sizeof(int)) == -1 || reserve((void **)&c->sflag, &c->capsflag,
@@ -1721,6 +1941,12 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			sflag[m->sent] |= S_UNSURE;
 		else if (k == K_CUE_USE)
 			sflag[m->sent] |= S_USE;
+		if (k == K_CUE_NEG &&
+		    t->pats[m->pat].target == CLS_CUE_GENERAL)
+			sflag[m->sent] |= S_GEN;
+		if (k == K_MODE || k == K_METHOD || k == K_CUE_IMPORT ||
+		    k == K_CUE_EXPORT)
+			sflag[m->sent] |= S_MOVE;
 		if (k == K_CUE_TRADE &&
 		    t->pats[m->pat].target == CLS_CUE_TRANSIT)
 			transit = 1;
@@ -1746,7 +1972,9 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			continue;
 		pat = antecedent(c, ncm++);
 		p = &t->pats[pat];
-		if ((sflag[m->sent] & S_NEG) && (neg = negated_by(c, m)) >= 0) {
+		if ((sflag[m->sent] & S_NEG) && (neg = negated_by(c, m)) >= 0 &&
+		    !(t->pats[c->m[neg].pat].target == CLS_CUE_GENERAL &&
+		    named_elsewhere(c, i))) {
 			if (add_drop(c, (int)i, neg, "negated") == -1)
 				goto oom;
 			continue;
@@ -1805,7 +2033,9 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				continue;
 			}
 		}
-		if (d == DIR_UNKNOWN && p->needs_cue) {
+		/* A foreign origin is a cue: "Chinese rice", "South Korean
+		 * cosmetics" came in (below). */
+		if (d == DIR_UNKNOWN && p->needs_cue && origin_of(c, i) < 0) {
 			if (add_drop(c, (int)i, -1, "no direction cue in its "
 			    "sentence") == -1)
 				goto oom;
@@ -2026,6 +2256,28 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		}
 	}
 
+	/*
+	 * Sentences that name goods kept as traded. Workers abroad and
+	 * ventures are placed, not moved: "a restaurant in Dubai", "developers
+	 * working in Shenyang" name their partner in sentences with no other
+	 * sign of trade, so such a report keeps every country; so does one
+	 * whose countries all stand in such sentences.
+	 */
+	for (i = 0, placed = 0; trade && i < c->nmen; i++) {
+		const struct cls_pat *p = &t->pats[c->m[c->men[i].m].pat];
+
+		if (strcmp(c->men[i].how, "pending") == 0)
+			continue;
+		sflag[c->m[c->men[i].m].sent] |= S_GOODS;
+		if (p->fixed_dir != DIR_UNKNOWN ||
+		    t->cats[c->men[i].cat].cite[DIR_ANY].n > 0)
+			placed = 1;
+	}
+	for (i = 0, partner = 0; trade && !placed && i < c->nm; i++)
+		if (t->pats[c->m[i].pat].kind == K_COUNTRY &&
+		    trade_sentence(sflag[c->m[i].sent]))
+			partner = 1;
+
 	/* The other facets. */
 	for (i = 0; i < c->nm; i++) {
 		const struct match *m = &c->m[i];
@@ -2048,6 +2300,26 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		case K_COUNTRY:
 			if (!trade)
 				continue;
+			/*
+			 * A country is a partner where its sentence speaks of
+			 * trade: traded goods, a trade or direction cue, a
+			 * mode or a method. "A Japanese newspaper reported",
+			 * "the cook is from Uzbekistan", "his brother reached
+			 * Seoul" name no partner, whatever the report is about
+			 * (if another country is one: see placed above).
+			 */
+			if (observer_after(c, i)) {
+				if (add_drop(c, (int)i, -1, "names an observer, "
+				    "not a partner") == -1)
+					goto oom;
+				continue;
+			}
+			if (partner && !trade_sentence(sflag[m->sent])) {
+				if (add_drop(c, (int)i, -1, "no trade in its "
+				    "sentence") == -1)
+					goto oom;
+				continue;
+			}
 			f = F_COUNTRIES;
 			nm = &t->countries[p->target];
 			break;

@@ -468,20 +468,21 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 	static const char *const names[] = { "import", "export", "negation",
 	    "trade", "clause", "import_weak", "export_weak", "unsure",
 	    "import_barter", "export_barter", "label", "transit", "retraction",
-	    "in_use", NULL };
+	    "in_use", "general", "observer", NULL };
 	static const enum cls_kind kinds[] = { K_CUE_IMPORT, K_CUE_EXPORT,
 	    K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE, K_CUE_IMPORT, K_CUE_EXPORT,
 	    K_CUE_UNSURE, K_CUE_IMPORT, K_CUE_EXPORT, K_CUE_NEG, K_CUE_TRADE,
-	    K_CUE_NEG, K_CUE_USE };
+	    K_CUE_NEG, K_CUE_USE, K_CUE_NEG, K_CUE_OBS };
 	/* A weak direction cue gives a direction but does not by itself make
 	 * a report about trade: its target is CLS_CUE_WEAK; a barter cue
 	 * turns round for the goods before it: CLS_CUE_BARTER; a label is a
 	 * negation of the goods just after it: CLS_CUE_LABEL; a transit cue
 	 * a trade cue, CLS_CUE_TRANSIT; a retraction a negation of what
-	 * stands before it, CLS_CUE_RETRACT (cls_int.h). */
+	 * stands before it, CLS_CUE_RETRACT; a general cue a negation of the
+	 * goods after it, CLS_CUE_GENERAL (cls_int.h). */
 	static const int targets[] = { 0, 0, 0, 0, 0, CLS_CUE_WEAK,
 	    CLS_CUE_WEAK, 0, CLS_CUE_BARTER, CLS_CUE_BARTER, CLS_CUE_LABEL,
-	    CLS_CUE_TRANSIT, CLS_CUE_RETRACT, 0 };
+	    CLS_CUE_TRANSIT, CLS_CUE_RETRACT, 0, CLS_CUE_GENERAL, 0 };
 	size_t i;
 	int j;
 
@@ -500,7 +501,7 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 			    "(import, export, negation, trade, clause, "
 			    "import_weak, export_weak, unsure, import_barter, "
 			    "export_barter, label, transit, retraction, "
-			    "in_use)",
+			    "in_use, general, observer)",
 			    k->str);
 			continue;
 		}
@@ -679,6 +680,7 @@ kind_facet(enum cls_kind k)
 	case K_CUE_CLAUSE:	return "clause cue";
 	case K_CUE_UNSURE:	return "unsure cue";
 	case K_CUE_USE:		return "in-use cue";
+	case K_CUE_OBS:		return "observer cue";
 	default:		return "?";
 	}
 }

@@ -143,6 +143,25 @@ START_TEST(test_longest_term_wins_soybean_oil_is_food)
 }
 END_TEST
 
+/*
+ * Overlaps chain: "soybean oil" overlaps the longer ignore term "oil
+ * painting", which wins the bytes of both, so neither the food nor the
+ * fuel is tagged there; the diesel after them still is.
+ */
+START_TEST(test_longest_term_wins_across_a_chain_of_overlaps)
+{
+	json_t *res = run("The company imported soybean oil painting kits and "
+	    "diesel.");
+	char buf[256];
+
+	labels(res, "commodities", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "petroleum/import");
+	ck_assert_int_eq(check_spans("The company imported soybean oil painting "
+	    "kits and diesel.", res), 1);
+	json_decref(res);
+}
+END_TEST
+
 START_TEST(test_direction_from_nearest_cue_in_sentence)
 {
 	json_t *res = run("They imported diesel; later crab was prepared for "
@@ -512,6 +531,7 @@ classify_suite(void)
 	tcase_add_test(tc, fn); suite_add_tcase(s, tc); } while (0)
 	ADD(test_evidence_spans_are_original_bytes_with_curly_quotes_hangul_crlf);
 	ADD(test_longest_term_wins_soybean_oil_is_food);
+	ADD(test_longest_term_wins_across_a_chain_of_overlaps);
 	ADD(test_direction_from_nearest_cue_in_sentence);
 	ADD(test_direction_carried_from_previous_sentence_only);
 	ADD(test_negation_cancels_in_clause_only);

@@ -71,6 +71,60 @@ START_TEST(test_norm_map_points_back_to_original_bytes)
 }
 END_TEST
 
+/*
+ * Long ASCII text goes through the normalizer 16 bytes at a time: runs of
+ * white space and dashes that straddle those blocks, at every alignment,
+ * still collapse to one space, and every byte maps back to its origin.
+ */
+START_TEST(test_norm_ascii_blocks_collapse_space_at_every_alignment)
+{
+	static const char piece[] = "Coal  -  ORE\t\tby TRUCK from Musan--to "
+	    "CHONGJIN, 40 t.\r\n  Rice Trucks from Dandong carried coal  "
+	    "north ";
+	struct yl_norm n = { 0 };
+	char src[512], want[512];
+	uint32_t wstart[512];
+	size_t a, i, len, w;
+
+	for (a = 0; a < 32; a++) {
+		int space = 0;
+
+		memset(src, 'Q', a);
+		len = a;
+		while (len + sizeof(piece) < sizeof(src) - 1) {
+			memcpy(src + len, piece, sizeof(piece) - 1);
+			len += sizeof(piece) - 1;
+		}
+		src[len] = '\0';
+		/* What the normalizer promises for ASCII, byte by byte. */
+		for (i = 0, w = 0; i < len; i++) {
+			char c = src[i];
+
+			if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+			    c == '-') {
+				if (space)
+					continue;
+				c = ' ';
+				space = 1;
+			} else {
+				if (c >= 'A' && c <= 'Z')
+					c = (char)(c - 'A' + 'a');
+				space = 0;
+			}
+			want[w] = c;
+			wstart[w++] = (uint32_t)i;
+		}
+		want[w] = '\0';
+		ck_assert_int_eq(yl_norm_text(&n, src, len, NULL), 0);
+		ck_assert_str_eq(n.s, want);
+		ck_assert_uint_eq(n.len, w);
+		for (i = 0; i < w; i++)
+			ck_assert_uint_eq(n.start[i], wstart[i]);
+	}
+	yl_norm_clear(&n);
+}
+END_TEST
+
 START_TEST(test_norm_reports_invalid_utf8_offset)
 {
 	struct yl_norm n = { 0 };
@@ -234,6 +288,7 @@ common_suite(void)
 	ADD(test_utf8_check_refuses_overlong_surrogate_and_truncated);
 	ADD(test_norm_folds_case_quotes_dashes_space);
 	ADD(test_norm_map_points_back_to_original_bytes);
+	ADD(test_norm_ascii_blocks_collapse_space_at_every_alignment);
 	ADD(test_norm_reports_invalid_utf8_offset);
 	ADD(test_conf_reports_every_error_with_line_and_column);
 	ADD(test_conf_defaults_and_passthrough);
