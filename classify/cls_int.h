@@ -41,9 +41,9 @@ enum cls_kind {
 /* The target of a retraction cue, a negation of what its clause named
  * before it ("the rumours turned out to be untrue"). */
 #define CLS_CUE_RETRACT	5
-/* The target of a general cue, a negation of the goods (only) after it in
- * its clause: sanctions described in general ("the UN has banned exports
- * of coal, iron and seafood"), speculation ("could in theory supply"). */
+/* The target of a general cue: sanctions described in general ("the US
+ * added two Chinese firms to its sanctions list"). It negates nothing; its
+ * sentence names no trade partner unless it names traded goods. */
 #define CLS_CUE_GENERAL	6
 
 /* Overlapping matches compete only within a layer. */

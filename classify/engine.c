@@ -941,18 +941,6 @@ sort_u32(uint32_t *v, size_t n)
 	}
 }
 
-/* Whether s[0..n) holds the string x. */
-static int
-has_str(const char *s, size_t n, const char *x)
-{
-	size_t xn = strlen(x), i;
-
-	for (i = 0; i + xn <= n; i++)
-		if (memcmp(s + i, x, xn) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * How far after a term a negation still reaches. 0: only negations before
  * the term count ("coal exports were halted" reports trade that was done).
@@ -984,12 +972,13 @@ clause_cue(const struct yl_cls *c, const struct match *m, enum cls_kind kind)
 				return (int)i;
 			continue;
 		}
-		/* Sanctions in general ("has banned exports of coal") and
-		 * speculation name goods, never a partner or a route, and
-		 * reach over their list, not past ", and" to a new verb. */
-		if (c->t->pats[q->pat].target == CLS_CUE_GENERAL &&
-		    (c->t->pats[m->pat].kind != K_COMMODITY || q->oe > m->os ||
-		    has_str(c->body + q->oe, m->os - q->oe, ", and ")))
+		/*
+		 * Sanctions described in general ("has banned exports of
+		 * coal") negate nothing: the goods they list are often the
+		 * report's own story, told without a cue. They only mark
+		 * their sentence as naming no partner (trade_sentence()).
+		 */
+		if (c->t->pats[q->pat].target == CLS_CUE_GENERAL)
 			continue;
 		/* A false label ("declared as sand") names only the goods
 		 * right after it, before any comma. */
@@ -1036,34 +1025,6 @@ observer_after(const struct yl_cls *c, size_t i)
 			return 0;
 	}
 	return words <= 3;
-}
-
-/*
- * Whether the category of commodity match i is named elsewhere in the
- * report, out of reach of a general cue. A ban described in general names
- * no trade ("the UN has banned exports of coal, iron and seafood") unless
- * the report's own story is about the same kind of goods: "the UN bans the
- * supply of machinery" beside rice cookers ordered from across the river
- * says what those are.
- */
-static int
-named_elsewhere(const struct yl_cls *c, size_t i)
-{
-	const struct cls_pat *p = &c->t->pats[c->m[i].pat];
-	size_t j;
-	int neg;
-
-	for (j = 0; j < c->nm; j++) {
-		const struct cls_pat *q = &c->t->pats[c->m[j].pat];
-
-		if (j == i || q->kind != K_COMMODITY || q->target != p->target)
-			continue;
-		neg = negated_by(c, &c->m[j]);
-		if (neg < 0 ||
-		    c->t->pats[c->m[neg].pat].target != CLS_CUE_GENERAL)
-			return 1;
-	}
-	return 0;
 }
 
 /* An in-use cue after m in its clause ("cranes are used to load"), or -1. */
@@ -1972,9 +1933,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			continue;
 		pat = antecedent(c, ncm++);
 		p = &t->pats[pat];
-		if ((sflag[m->sent] & S_NEG) && (neg = negated_by(c, m)) >= 0 &&
-		    !(t->pats[c->m[neg].pat].target == CLS_CUE_GENERAL &&
-		    named_elsewhere(c, i))) {
+		if ((sflag[m->sent] & S_NEG) && (neg = negated_by(c, m)) >= 0) {
 			if (add_drop(c, (int)i, neg, "negated") == -1)
 				goto oom;
 			continue;
@@ -2274,8 +2233,10 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			placed = 1;
 	}
 	for (i = 0, partner = 0; trade && !placed && i < c->nm; i++)
-		if (t->pats[c->m[i].pat].kind == K_COUNTRY &&
-		    trade_sentence(sflag[c->m[i].sent]))
+		if ((t->pats[c->m[i].pat].kind == K_COUNTRY &&
+		    trade_sentence(sflag[c->m[i].sent])) ||
+		    (t->pats[c->m[i].pat].kind == K_CROSSING &&
+		    t->pats[c->m[i].pat].country >= 0))
 			partner = 1;
 
 	/* The other facets. */

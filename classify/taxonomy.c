@@ -478,8 +478,9 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 	 * turns round for the goods before it: CLS_CUE_BARTER; a label is a
 	 * negation of the goods just after it: CLS_CUE_LABEL; a transit cue
 	 * a trade cue, CLS_CUE_TRANSIT; a retraction a negation of what
-	 * stands before it, CLS_CUE_RETRACT; a general cue a negation of the
-	 * goods after it, CLS_CUE_GENERAL (cls_int.h). */
+	 * stands before it, CLS_CUE_RETRACT; a general cue (sanctions in
+	 * general) CLS_CUE_GENERAL, with the negation's kind so that it shares
+	 * the negation's overlaps (cls_int.h). */
 	static const int targets[] = { 0, 0, 0, 0, 0, CLS_CUE_WEAK,
 	    CLS_CUE_WEAK, 0, CLS_CUE_BARTER, CLS_CUE_BARTER, CLS_CUE_LABEL,
 	    CLS_CUE_TRANSIT, CLS_CUE_RETRACT, 0, CLS_CUE_GENERAL, 0 };

@@ -9,6 +9,9 @@
 # that a change can only keep or raise it; those lines say "target not met".
 # Tune floors are the values achieved minus a small margin (0.02), so a rule
 # change that breaks tune reports it was not aimed at is caught.
+# Blind floors (tests/data/devset/blind, written by an annotator who never saw
+# the rules, never tuned on) are the values achieved minus 0.01, rounded down:
+# none of the targets is met there except crossings.
 set -euo pipefail
 : "${YALU_BIN:?}" "${YALU_SRC:?}"
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -16,15 +19,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # reports each half must score
-declare -A nreports=([tune]=77 [holdout]=32)
+declare -A nreports=([tune]=98 [holdout]=32 [blind]=32)
 
 # half  score (a jq path into the eval JSON)          floor
 floors=(
-	# tune (77 reports): achieved on 2026-11-24 minus 0.02
-	# (commodities 0.969, provisions 0.968, relevance 0.987, crossings 0.994)
-	"tune    .facets.commodities.f1                    0.94"
-	"tune    .facets.provisions.f1                     0.94"
-	"tune    .relevance_accuracy                       0.96"
+	# tune (98 reports, t78 to t98 added for precision): achieved on
+	# 2026-11-24 minus 0.02 (commodities 0.916, provisions 0.928,
+	# relevance 0.949, crossings 0.995)
+	"tune    .facets.commodities.f1                    0.89"
+	"tune    .facets.provisions.f1                     0.90"
+	"tune    .relevance_accuracy                       0.92"
 	"tune    .facets.crossings.f1                      0.97"
 	# holdout (32 reports): the generalization measure
 	# target 0.90 not yet met (0.871 on 2026-11-24): floor = achieved
@@ -32,9 +36,17 @@ floors=(
 	"holdout .facets.provisions.f1                     0.90"
 	"holdout .relevance_accuracy                       0.85"
 	"holdout .facets.crossings.f1                      0.90"
+	# blind (32 reports): achieved on 2026-11-24 minus 0.01, rounded down
+	# (commodities 0.755, provisions 0.846, relevance 0.844, crossings 1.000,
+	# countries 0.912); targets 0.90/0.90/0.85 not met, crossings met
+	"blind   .facets.commodities.f1                    0.74"
+	"blind   .facets.provisions.f1                     0.83"
+	"blind   .relevance_accuracy                       0.83"
+	"blind   .facets.crossings.f1                      0.99"
+	"blind   .facets.countries.f1                      0.90"
 )
 
-for half in tune holdout; do
+for half in tune holdout blind; do
 	"$YALU_BIN/yalu" eval --format json --taxonomy \
 	    "$YALU_SRC/configs/taxonomy" \
 	    "$YALU_SRC/tests/data/devset/$half/gold.jsonl" > "$tmp/$half.json"
