@@ -97,7 +97,7 @@ EOF
 }
 
 yl_topic_dump() {
-    kcat -C -b "$(yl_bootstrap)" -t "$1" -e -o beginning -q -f '%k\t%s\n'
+    timeout 120 kcat -C -b "$(yl_bootstrap)" -t "$1" -e -o beginning -q -f '%k\t%s\n'
 }
 
 yl_start() {

@@ -36,7 +36,7 @@ raw=$run.raw tagged=$run.tagged dlq=$run.dlq group=$run-group
 
 # count TOPIC: messages in TOPIC now.
 count() {
-	kcat -b "$B" -C -t "$1" -e -q -f 'x\n' 2>/dev/null | wc -l
+	timeout 120 kcat -b "$B" -C -t "$1" -e -q -f 'x\n' 2>/dev/null | wc -l
 }
 # wait_count TOPIC N SECONDS: until TOPIC holds N messages.
 wait_count() {
@@ -55,7 +55,7 @@ produce() {
 }
 # tagged_of ID: the tagged JSON of report ID (the last one if several).
 tagged_of() {
-	kcat -b "$B" -C -t "$tagged" -e -q -f '%s\n' 2>/dev/null |
+	timeout 120 kcat -b "$B" -C -t "$tagged" -e -q -f '%s\n' 2>/dev/null |
 		jq -c --arg id "$1" 'select(.id == $id)' | tail -1
 }
 
@@ -191,7 +191,7 @@ sleep 1
 [ "$(count "$dlq")" -eq 2 ] || fail "dlq holds $(count "$dlq"), want 2"
 
 # Every good report tagged once, keyed by its id.
-kcat -b "$B" -C -t "$tagged" -e -q -f '%k %s\n' > "$tmp/tagged.txt"
+timeout 120 kcat -b "$B" -C -t "$tagged" -e -q -f '%k %s\n' > "$tmp/tagged.txt"
 for ((i = 1; i <= n_good; i++)); do
 	grep -q "^it-$i {\"id\":\"it-$i\"" "$tmp/tagged.txt" || fail "report it-$i not tagged under its key"
 done
@@ -215,12 +215,12 @@ done
 yl_pass "tags equal yalu classify's offline, report fields kept"
 
 # Dead letters: original key and bytes, reason and origin in headers.
-kcat -b "$B" -C -t "$dlq" -e -q -f '%k|%h|%s\n' > "$tmp/dlq.txt"
+timeout 120 kcat -b "$B" -C -t "$dlq" -e -q -f '%k|%h|%s\n' > "$tmp/dlq.txt"
 grep -q "^bad-json|.*yalu-error=invalid JSON" "$tmp/dlq.txt" || fail "bad-json: $(cat "$tmp/dlq.txt")"
 grep -q "^bad-utf8|.*yalu-error=invalid UTF-8 at byte 28" "$tmp/dlq.txt" || fail "bad-utf8: $(cat "$tmp/dlq.txt")"
 [ "$(grep -c "yalu-topic=$raw,yalu-partition=[0-9],yalu-offset=[0-9]*,yalu-stage=classify|" "$tmp/dlq.txt")" -eq 2 ] ||
 	fail "dlq headers: $(cat "$tmp/dlq.txt")"
-kcat -b "$B" -C -t "$dlq" -e -q -f '%k\t%s\n' | grep -a '^bad-utf8' | cmp -s - <(grep -a '^bad-utf8' "$tmp/raw1.txt") ||
+timeout 120 kcat -b "$B" -C -t "$dlq" -e -q -f '%k\t%s\n' | grep -a '^bad-utf8' | cmp -s - <(grep -a '^bad-utf8' "$tmp/raw1.txt") ||
 	fail "bad-utf8 bytes changed on the way to the dlq"
 grep -q 'dead-lettered: invalid JSON' "$tmp/classify1.log" || fail "dead letter not logged"
 grep -q 'report bad-utf8 .*dead-lettered: invalid UTF-8' "$tmp/classify1.log" || fail "dead letter not logged with id"

@@ -52,7 +52,7 @@ batch() {
 }
 # unique_tagged: distinct report ids on reports.tagged.
 unique_tagged() {
-	kcat -b "$B" -C -t "$tagged" -e -q -f '%k\n' 2>/dev/null | sort -u | wc -l
+	timeout 120 kcat -b "$B" -C -t "$tagged" -e -q -f '%k\n' 2>/dev/null | sort -u | wc -l
 }
 has_unique() { test "$(unique_tagged)" -ge "$1"; }
 
@@ -92,7 +92,7 @@ yl_wait_for 60 has_unique 1000 || fail "before SIGKILL: $(unique_tagged) of 1000
 { kill -KILL "$a" && wait "$a"; } 2>/dev/null || true
 batch 1001 1200
 yl_wait_for 90 has_unique 1200 || fail "after SIGKILL: $(unique_tagged) of 1200 tagged"
-total=$(kcat -b "$B" -C -t "$tagged" -e -q -f 'x\n' 2>/dev/null | wc -l)
+total=$(timeout 120 kcat -b "$B" -C -t "$tagged" -e -q -f 'x\n' 2>/dev/null | wc -l)
 yl_pass "one instance SIGKILLed: all 1200 tagged ($((total - 1200)) twice)"
 
 # All stopped cleanly: the group's offsets are at the end of reports.raw.

@@ -139,7 +139,7 @@ cmp -s "$tmp/sent.ids" "$tmp/archived.ids" || fail "archived ids differ from tho
 yl_pass "the archive holds exactly the ids sent"
 
 # reports.tagged: no gap, every report at least once.
-kcat -b "$B" -C -t "$tagged" -e -q -f '%k\n' 2>/dev/null > "$tmp/tagged.keys"
+timeout 120 kcat -b "$B" -C -t "$tagged" -e -q -f '%k\n' 2>/dev/null > "$tmp/tagged.keys"
 yl_expect_eq "$want" "$(sort -u "$tmp/tagged.keys" | wc -l)" "every report on reports.tagged"
 yl_pass "reports.tagged: $(wc -l < "$tmp/tagged.keys") messages, $(($(wc -l < "$tmp/tagged.keys") - want)) tagged twice after the kill"
 

@@ -184,7 +184,7 @@ total=$((N + 1))
 # ------------------------------------------------ malformed: dead-lettered
 printf 'bad-1\tnot json at all\n' | kcat -P -b "$bs" -t "$tagged" -K $'\t'
 printf 'bad-2\t{"id":"bad-2","body":"x","ruleset":"2026.11.0+1"}\n' | kcat -P -b "$bs" -t "$tagged" -K $'\t'
-dlq_dump() { kcat -C -b "$bs" -t "$dlq" -e -o beginning -q -f '%k\t%s\t%h\n'; }
+dlq_dump() { timeout 120 kcat -C -b "$bs" -t "$dlq" -e -o beginning -q -f '%k\t%s\t%h\n'; }
 dlq_has() { [[ $(dlq_dump | wc -l) -ge "$1" ]]; }
 yl_wait_for 30 dlq_has 2 || yl_fail "malformed messages not dead-lettered: $(dlq_dump)"
 dlq_dump >"$YL_TMP/dlq"
