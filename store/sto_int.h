@@ -109,14 +109,6 @@ void	sto_rec_free(struct sto_rec **);
 json_t	*sto_rec_to_json(const struct sto_rec *);
 
 /*
- * Compares two rulesets ("2026.11.0+3f2a9c1") with their classified_at
- * times: the version before '+' by strverscmp(), then classified_at (a
- * missing time is the oldest). <0, 0 or >0 like strcmp.
- */
-int	sto_ruleset_cmp(const char *rs_a, const char *at_a, const char *rs_b,
-	    const char *at_b);
-
-/*
  * Normalizes an ISO 8601 date or date-time into out: "YYYY-MM-DD" for a
  * date, "YYYY-MM-DDTHH:MM:SSZ" in UTC for a time (an offset is applied,
  * none means UTC; fractions of a second are dropped). Also accepts

@@ -29,7 +29,11 @@ int	sto_archive_rulesets(const char *path, sto_ruleset_fn fn, void *arg,
  * same version with other rule files (the ordering of yalu-store).
  */
 int	sto_ruleset_older(const char *rs, const char *current);
-/* yalu-store's order of two rulesets (store_record.c); see sto_int.h. */
+/*
+ * yalu-store's order of two rulesets ("2026.11.0+3f2a9c1") with their
+ * classified_at times: the version before '+' by strverscmp(), then
+ * classified_at (a missing time is the oldest). <0, 0 or >0 like strcmp.
+ */
 int	sto_ruleset_cmp(const char *rs_a, const char *at_a, const char *rs_b,
 	    const char *at_b);
 
