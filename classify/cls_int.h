@@ -45,6 +45,10 @@ enum cls_kind {
  * added two Chinese firms to its sanctions list"). It negates nothing; its
  * sentence names no trade partner unless it names traded goods. */
 #define CLS_CUE_GENERAL	6
+/* The target of a sanction cue: a general cue that also governs the goods
+ * after it in its clause ("the UN has banned exports of coal"): they are
+ * the subject of a sanction, not goods the report sees traded. */
+#define CLS_CUE_SANCTION	7
 
 /* Overlapping matches compete only within a layer. */
 static inline int

@@ -978,7 +978,8 @@ clause_cue(const struct yl_cls *c, const struct match *m, enum cls_kind kind)
 		 * report's own story, told without a cue. They only mark
 		 * their sentence as naming no partner (trade_sentence()).
 		 */
-		if (c->t->pats[q->pat].target == CLS_CUE_GENERAL)
+		if (c->t->pats[q->pat].target == CLS_CUE_GENERAL ||
+		    c->t->pats[q->pat].target == CLS_CUE_SANCTION)
 			continue;
 		/* A false label ("declared as sand") names only the goods
 		 * right after it, before any comma. */
@@ -1058,6 +1059,34 @@ unsure_later(const struct yl_cls *c, const struct match *m)
 		    c->m[i].clause == m->clause && c->m[i].os >= m->oe)
 			return (int)i;
 	return -1;
+}
+
+/*
+ * A sanction cue before m in its clause, or -1: goods that "the UN has
+ * banned exports of" or that a firm was listed "for helping North Korea
+ * obtain" are the subject of a sanction, not goods the report sees traded.
+ * Not where the clause names smuggling: "smuggling in coal that the UN
+ * bans" is trade.
+ */
+static int
+general_before(const struct yl_cls *c, const struct match *m)
+{
+	size_t i;
+	int at = -1;
+
+	for (i = c->sfirst[m->sent]; i < c->nm && c->m[i].sent == m->sent;
+	    i++) {
+		const struct cls_pat *q = &c->t->pats[c->m[i].pat];
+
+		if (c->m[i].clause != m->clause)
+			continue;
+		if (q->kind == K_METHOD)
+			return -1;
+		if (q->kind == K_CUE_NEG && q->target == CLS_CUE_SANCTION &&
+		    c->m[i].os < m->os && at < 0)
+			at = (int)i;
+	}
+	return at;
 }
 
 /*
@@ -1903,7 +1932,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		else if (k == K_CUE_USE)
 			sflag[m->sent] |= S_USE;
 		if (k == K_CUE_NEG &&
-		    t->pats[m->pat].target == CLS_CUE_GENERAL)
+		    (t->pats[m->pat].target == CLS_CUE_GENERAL ||
+		    t->pats[m->pat].target == CLS_CUE_SANCTION))
 			sflag[m->sent] |= S_GEN;
 		if (k == K_MODE || k == K_METHOD || k == K_CUE_IMPORT ||
 		    k == K_CUE_EXPORT)
@@ -2121,6 +2151,15 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		    t->cats[p->target].cite[DIR_ANY].n == 0)
 			how = "pending";
 		/*
+		 * Goods a sanction is described as covering ("the UN has banned
+		 * exports of coal, iron and seafood") are not seen traded; the
+		 * mention only lends its direction to the same term named
+		 * again ("the coal" loaded at Nampo that night).
+		 */
+		if ((sflag[m->sent] & S_GEN) && p->fixed_dir == DIR_UNKNOWN &&
+		    general_before(c, m) >= 0)
+			how = "general";
+		/*
 		 * Goods that a place or a weak cue of their own clause sends
 		 * somewhere ("fish goes to Russia on the ferry") are trade,
 		 * though the same words about people are not.
@@ -2146,14 +2185,19 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			mn->cue = cue;
 			mn->primary = a < 0;
 			mn->pat = pat;
-			if (d == DIR_UNKNOWN && !unsure &&
+			if (d == DIR_UNKNOWN && !unsure && strcmp(how,
+			    "general") != 0 &&
 			    t->cats[cat].default_dir != DIR_UNKNOWN) {
 				mn->dir = t->cats[cat].default_dir;
 				mn->how = "default";
 			}
-			/* Bits: 1 a default direction, 2 import, 4 export. */
+			/*
+			 * Bits: 1 a default direction, 2 import, 4 export; 8
+			 * and 16 the same from sanctions described in general.
+			 */
 			if (mn->dir != DIR_UNKNOWN)
-				c->catknown[cat] |= strcmp(mn->how,
+				c->catknown[cat] |= strcmp(mn->how, "general")
+				    == 0 ? 4 << mn->dir : strcmp(mn->how,
 				    "default") == 0 ? 1 : 1 << mn->dir;
 		}
 	}
@@ -2173,9 +2217,27 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * more of the same goods: it cites by its own term ("lead"
 		 * beside iron ore going out cites the lead row).
 		 */
+		if (strcmp(how, "general") == 0) {
+			if (add_drop(c, mn->m, -1, "named in sanctions "
+			    "described in general") == -1)
+				goto oom;
+			continue;
+		}
 		if (dir == DIR_UNKNOWN && strcmp(how, "unsure") != 0 &&
 		    (known == 2 || known == 4) && cat->cite[DIR_ANY].n == 0) {
 			dir = known == 2 ? DIR_IMPORT : DIR_EXPORT;
+			how = "category";
+		}
+		/*
+		 * Failing that, the direction a sanction gives the category:
+		 * "rice cookers" that partners order, in a report that says
+		 * the UN bans the supply of machinery to the country.
+		 */
+		known = c->catknown[mn->cat] & 24;
+		if (dir == DIR_UNKNOWN && strcmp(how, "unsure") != 0 &&
+		    !(c->catknown[mn->cat] & 7) && (known == 8 ||
+		    known == 16) && cat->cite[DIR_ANY].n == 0) {
+			dir = known == 8 ? DIR_IMPORT : DIR_EXPORT;
 			how = "category";
 		}
 		if (dir == DIR_UNKNOWN && strcmp(how, "pending") == 0) {
@@ -2184,7 +2246,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				goto oom;
 			continue;
 		}
-		if (dir == DIR_UNKNOWN && c->catknown[mn->cat])
+		if (dir == DIR_UNKNOWN && (c->catknown[mn->cat] & 7))
 			continue;
 		if (add_hit(c, F_COMMODITIES, mn->cat, dir, mn->m, mn->cue,
 		    how) == -1)
@@ -2225,7 +2287,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	for (i = 0, placed = 0; trade && i < c->nmen; i++) {
 		const struct cls_pat *p = &t->pats[c->m[c->men[i].m].pat];
 
-		if (strcmp(c->men[i].how, "pending") == 0)
+		if (strcmp(c->men[i].how, "pending") == 0 ||
+		    strcmp(c->men[i].how, "general") == 0)
 			continue;
 		sflag[c->m[c->men[i].m].sent] |= S_GOODS;
 		if (p->fixed_dir != DIR_UNKNOWN ||

@@ -468,11 +468,11 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 	static const char *const names[] = { "import", "export", "negation",
 	    "trade", "clause", "import_weak", "export_weak", "unsure",
 	    "import_barter", "export_barter", "label", "transit", "retraction",
-	    "in_use", "general", "observer", NULL };
+	    "in_use", "general", "observer", "sanction", NULL };
 	static const enum cls_kind kinds[] = { K_CUE_IMPORT, K_CUE_EXPORT,
 	    K_CUE_NEG, K_CUE_TRADE, K_CUE_CLAUSE, K_CUE_IMPORT, K_CUE_EXPORT,
 	    K_CUE_UNSURE, K_CUE_IMPORT, K_CUE_EXPORT, K_CUE_NEG, K_CUE_TRADE,
-	    K_CUE_NEG, K_CUE_USE, K_CUE_NEG, K_CUE_OBS };
+	    K_CUE_NEG, K_CUE_USE, K_CUE_NEG, K_CUE_OBS, K_CUE_NEG };
 	/* A weak direction cue gives a direction but does not by itself make
 	 * a report about trade: its target is CLS_CUE_WEAK; a barter cue
 	 * turns round for the goods before it: CLS_CUE_BARTER; a label is a
@@ -480,10 +480,12 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 	 * a trade cue, CLS_CUE_TRANSIT; a retraction a negation of what
 	 * stands before it, CLS_CUE_RETRACT; a general cue (sanctions in
 	 * general) CLS_CUE_GENERAL, with the negation's kind so that it shares
-	 * the negation's overlaps (cls_int.h). */
+	 * the negation's overlaps (cls_int.h); a sanction cue, a general cue
+	 * that governs the goods after it, CLS_CUE_SANCTION. */
 	static const int targets[] = { 0, 0, 0, 0, 0, CLS_CUE_WEAK,
 	    CLS_CUE_WEAK, 0, CLS_CUE_BARTER, CLS_CUE_BARTER, CLS_CUE_LABEL,
-	    CLS_CUE_TRANSIT, CLS_CUE_RETRACT, 0, CLS_CUE_GENERAL, 0 };
+	    CLS_CUE_TRANSIT, CLS_CUE_RETRACT, 0, CLS_CUE_GENERAL, 0,
+	    CLS_CUE_SANCTION };
 	size_t i;
 	int j;
 
@@ -502,7 +504,7 @@ load_cues(struct loader *ld, const struct yl_ydoc *doc,
 			    "(import, export, negation, trade, clause, "
 			    "import_weak, export_weak, unsure, import_barter, "
 			    "export_barter, label, transit, retraction, "
-			    "in_use, general, observer)",
+			    "in_use, general, observer, sanction)",
 			    k->str);
 			continue;
 		}
