@@ -1153,6 +1153,9 @@ static const char *const from_no_origin[] = { "away", "far", "apart",
 	"sources", "people", "man", "men", "woman", "women", "repatriated",
 	"deported", "fled", "escaped", "defected", "returned", "returning",
 	"returns", "home", NULL };
+/* "buyers from Ji'an had been asking for anthracite": the goods go there */
+static const char *const from_buyer[] = { "buyer", "buyers", "customer",
+	"customers", "client", "clients", "importer", "importers", NULL };
 /* "bound for Russia" */
 static const char *const for_dest[] = { "bound", "destined", "headed",
 	"heading", NULL };
@@ -1198,6 +1201,8 @@ place_dir(const struct yl_cls *c, const struct match *m, int foreign)
 
 		if (pn > 0 && in_words(from_no_origin, s, ps, pn))
 			return 0;
+		if (pn > 0 && in_words(from_buyer, s, ps, pn))
+			return DIR_EXPORT;
 		/* "lies across the river from Nanping" is the setting */
 		for (k = 0; k < 3 && an > 0; k++, an = word_before(s, as, &as))
 			if (in_words(w_across, s, as, an))
