@@ -2207,6 +2207,25 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		}
 	}
 
+	/*
+	 * Goods a sanction covers are background only where the report has
+	 * goods of its own: a report that says seafood exports are banned and
+	 * then tells how "the catch" still goes to Chinese buyers is about
+	 * that seafood.
+	 */
+	for (i = 0, j = 0; i < c->nmen && !j; i++)
+		j = strcmp(c->men[i].how, "pending") != 0 &&
+		    strcmp(c->men[i].how, "general") != 0;
+	for (i = 0; !j && i < c->nmen; i++) {
+		struct mention *mn = &c->men[i];
+
+		if (strcmp(mn->how, "general") != 0)
+			continue;
+		mn->how = "sanction";
+		if (mn->dir != DIR_UNKNOWN)
+			c->catknown[mn->cat] |= 1 << mn->dir;
+	}
+
 	/* Commodities: a category with a known direction drops unknown. */
 	c->nhits = c->ncites = 0;
 	for (i = 0; trade && i < c->nmen; i++) {
