@@ -1464,6 +1464,84 @@ trade_sentence(int f)
 	return !(f & S_GEN) && (f & (S_TRADE | S_MOVE));
 }
 
+/* People whose origin is no trade partner: "sailors from Myanmar", "a cook
+ * from Uzbekistan", "a Chinese citizen from Harbin". */
+static const char *const crew_words[] = { "crew", "crews", "crewed",
+	"crewmen", "crewman", "sailors", "sailor", "seamen", "seaman",
+	"captain", "skipper", "cook", "cooks", "chef", "chefs", "citizen",
+	"citizens", "korean", "koreans", "waitress", "waitresses", "staff",
+	NULL };
+static const char *const w_in[] = { "in", NULL };
+static const char *const w_and_or[] = { "and", "or", NULL };
+
+/* The direction of the commodity hit on match k, or -1 when none kept it. */
+static int
+goods_kept(const struct yl_cls *c, size_t k)
+{
+	size_t h;
+	int dir = -1;
+
+	for (h = 0; h < c->nhits; h++)
+		if (c->hits[h].facet == F_COMMODITIES &&
+		    c->hits[h].m == (int)k && (dir == -1 ||
+		    c->hits[h].dir == DIR_IMPORT))
+			dir = c->hits[h].dir;
+	return dir;
+}
+
+/*
+ * Whether country match i names where goods were made, or where crew and
+ * staff are from, rather than a partner: "a freighter built in Japan" that
+ * the DPRK sold, "Indonesian-built engines" or a "Japanese conveyor" at
+ * work in the mine, "sailors from Myanmar and Indonesia". The maker of
+ * goods is a partner only where the report keeps those goods as imported.
+ */
+static int
+maker_or_crew(const struct yl_cls *c, size_t i)
+{
+	const struct match *m = &c->m[i];
+	const char *s = c->norm.s;
+	size_t ws = 0, ps = 0, n, pn, k, we;
+
+	n = word_before(s, m->ns, &ws);
+	pn = n > 0 ? word_before(s, ws, &ps) : 0;
+	/* "sailors from Myanmar", and "... and Indonesia" after it */
+	if (n > 0 && in_words(w_from, s, ws, n) && pn > 0 &&
+	    in_words(crew_words, s, ps, pn))
+		return 1;
+	if (n > 0 && in_words(w_and_or, s, ws, n) && i > 0 &&
+	    c->t->pats[c->m[i - 1].pat].kind == K_COUNTRY &&
+	    c->m[i - 1].ne + 1 == ws && maker_or_crew(c, i - 1))
+		return 1;
+	/* "a freighter built in Japan": the goods just before */
+	if (n > 0 && in_words(w_in, s, ws, n) && pn > 0 &&
+	    in_words(origin_link, s, ps, pn)) {
+		for (k = i; k > c->sfirst[m->sent] && c->m[k - 1].ns + 48 >=
+		    m->ns; ) {
+			if (c->t->pats[c->m[--k].pat].kind == K_COMMODITY)
+				return goods_kept(c, k) != DIR_IMPORT;
+		}
+		return 0;
+	}
+	/* "Chinese-made dump trucks" at work: the goods just after ("South
+	 * Korean-made memory chips", no term, may well be traded) */
+	we = m->ne;
+	if (we + 1 >= c->norm.len || s[we] != ' ')
+		return 0;
+	for (k = we + 1; k < c->norm.len && word_chars[(unsigned char)s[k]];
+	    k++)
+		;
+	if (!in_words(origin_link, s, we + 1, k - we - 1))
+		return 0;
+	we = k;
+	for (k = i + 1; k < c->nm && c->m[k].sent == m->sent &&
+	    c->m[k].ns <= we + 1; k++)
+		if (c->t->pats[c->m[k].pat].kind == K_COMMODITY &&
+		    c->m[k].ns == we + 1)
+			return goods_kept(c, k) != DIR_IMPORT;
+	return 0;
+}
+
 static const char *const facet_names[F_N] = { "commodities", "countries",
     "crossings", "modes", "methods", "entities" };
 static const char *const rel_names[4] = { "none", "low", "medium", "high" };
@@ -2356,6 +2434,12 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			 * Seoul" name no partner, whatever the report is about
 			 * (if another country is one: see placed above).
 			 */
+			if (maker_or_crew(c, i)) {
+				if (add_drop(c, (int)i, -1, "names a maker or a "
+				    "crew, not a partner") == -1)
+					goto oom;
+				continue;
+			}
 			if (observer_after(c, i)) {
 				if (add_drop(c, (int)i, -1, "names an observer, "
 				    "not a partner") == -1)
