@@ -392,13 +392,17 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	m->pat = (int)id;
 	m->layer = cls_layer(p->kind);
 	/*
-	 * An ignore term also silences cues it overlaps: "refused entry" is
-	 * a blocked attempt, not the negation "refused".
+	 * An ignore term also silences the cues, modes and methods it
+	 * overlaps: "refused entry" is a blocked attempt, not the negation
+	 * "refused"; "surveillance flights" carry no goods; "illegally
+	 * crossed" the border is a defection, not smuggling.
 	 */
 	if (p->kind == K_IGNORE) {
-		if (reserve((void **)&c->m, &c->capm, c->nm + 1, sizeof(*m)) ==
+		if (reserve((void **)&c->m, &c->capm, c->nm + 2, sizeof(*m)) ==
 		    -1)
 			return 1;
+		c->m[c->nm] = c->m[c->nm - 1];
+		c->m[c->nm++].layer = 1;
 		c->m[c->nm] = c->m[c->nm - 1];
 		c->m[c->nm++].layer = 2;
 	}
@@ -1010,7 +1014,9 @@ observer_after(const struct yl_cls *c, size_t i)
 	const struct match *m = &c->m[i], *q;
 	size_t j, words = 0;
 
-	for (j = i + 1; j < c->nm && c->m[j].os < m->oe; j++)
+	/* "Chinese and Myanmar seafarers": past the other countries */
+	for (j = i + 1; j < c->nm && (c->m[j].os < m->oe ||
+	    c->t->pats[c->m[j].pat].kind == K_COUNTRY); j++)
 		;
 	if (j >= c->nm || c->t->pats[c->m[j].pat].kind != K_CUE_OBS)
 		return 0;
@@ -1462,6 +1468,27 @@ trade_sentence(int f)
 	if (f & S_GOODS)
 		return 1;
 	return !(f & S_GEN) && (f & (S_TRADE | S_MOVE));
+}
+
+/*
+ * Whether match m is a dateline: a place in capitals at the start of a line
+ * ("SEOUL — A small North Korean tanker ..."), where the story was filed.
+ */
+static int
+dateline(const struct yl_cls *c, const struct match *m)
+{
+	const char *b = c->body;
+	size_t k;
+
+	for (k = m->os; k > 0 && (b[k - 1] == ' ' || b[k - 1] == '\t'); k--)
+		;
+	if (k > 0 && b[k - 1] != '\n')
+		return 0;
+	/* Latin capitals only: Hangul, Hanzi and Cyrillic have no case */
+	for (k = m->os; k < m->oe; k++)
+		if ((unsigned char)b[k] >= 0x80 || (b[k] >= 'a' && b[k] <= 'z'))
+			return 0;
+	return m->oe - m->os >= 3;
 }
 
 /* People whose origin is no trade partner: "sailors from Myanmar", "a cook
@@ -2434,6 +2461,12 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			 * Seoul" name no partner, whatever the report is about
 			 * (if another country is one: see placed above).
 			 */
+			if (dateline(c, m)) {
+				if (add_drop(c, (int)i, -1, "a dateline, not a "
+				    "partner") == -1)
+					goto oom;
+				continue;
+			}
 			if (maker_or_crew(c, i)) {
 				if (add_drop(c, (int)i, -1, "names a maker or a "
 				    "crew, not a partner") == -1)
