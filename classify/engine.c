@@ -2121,6 +2121,24 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 					    DIR_IMPORT;
 			}
 		}
+		/*
+		 * A trade verb seen from the other side: "a Kobe company
+		 * exporting cosmetics that ended up in North Korea", "China
+		 * imported anthracite from North Korean suppliers". A weak
+		 * cue or a place of the other direction later in the verb's
+		 * clause says where the goods went.
+		 */
+		if (cue >= 0 && how[0] == 'c' && !c->m[cue].weak &&
+		    t->pats[c->m[cue].pat].target != CLS_CUE_BARTER) {
+			for (k = (size_t)cue + 1; k < c->nm &&
+			    c->m[k].clause == c->m[cue].clause; k++)
+				if (c->m[k].dir && c->m[k].weak &&
+				    c->m[k].dir != (int)d) {
+					d = (enum cls_dir)c->m[k].dir;
+					cue = (int)k;
+					break;
+				}
+		}
 		if (p->fixed_dir != DIR_UNKNOWN) {
 			d = p->fixed_dir;
 			how = "term";
