@@ -1318,7 +1318,8 @@ static const char *const sale_words[] = { "sold", "sell", "sells",
 	"buying", "purchased", "purchase", "purchases", "purchasing",
 	"acquired", "acquire", "acquires", "acquiring", "acquisition",
 	"imported", "import", "imports", "importing", "exported", "export",
-	"exports", "exporting", NULL };
+	"exports", "exporting", "delivery", "deliveries", "ordered",
+	NULL };
 /*
  * Words a sale does not reach across: "bought fuel from Russian tankers",
  * "buys coal and its ships carry it".
