@@ -2285,8 +2285,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * mention only lends its direction to the same term named
 		 * again ("the coal" loaded at Nampo that night).
 		 */
-		if ((sflag[m->sent] & S_GEN) && p->fixed_dir == DIR_UNKNOWN &&
-		    general_before(c, m) >= 0)
+		if ((sflag[m->sent] & S_GEN) && general_before(c, m) >= 0)
 			how = "general";
 		/*
 		 * Goods that a place or a weak cue of their own clause sends
