@@ -1075,7 +1075,7 @@ unsure_later(const struct yl_cls *c, const struct match *m)
  * bans" is trade.
  */
 static int
-general_before(const struct yl_cls *c, const struct match *m)
+sanction_before(const struct yl_cls *c, const struct match *m)
 {
 	size_t i;
 	int at = -1;
@@ -1520,9 +1520,10 @@ goods_kept(const struct yl_cls *c, size_t k)
 /*
  * Whether country match i names where goods were made, or where crew and
  * staff are from, rather than a partner: "a freighter built in Japan" that
- * the DPRK sold, "Indonesian-built engines" or a "Japanese conveyor" at
- * work in the mine, "sailors from Myanmar and Indonesia". The maker of
- * goods is a partner only where the report keeps those goods as imported.
+ * the DPRK sold, "Chinese-made dump trucks" at work in the mine, "sailors
+ * from Myanmar and Indonesia". The maker of goods is a partner only where
+ * the report keeps those goods as imported. A bare adjective ("a Japanese
+ * conveyor") is left to origin_of() and the trade-sentence test.
  */
 static int
 maker_or_crew(const struct yl_cls *c, size_t i)
@@ -2285,7 +2286,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * mention only lends its direction to the same term named
 		 * again ("the coal" loaded at Nampo that night).
 		 */
-		if ((sflag[m->sent] & S_GEN) && general_before(c, m) >= 0)
+		if ((sflag[m->sent] & S_GEN) && sanction_before(c, m) >= 0)
 			how = "general";
 		/*
 		 * Goods that a place or a weak cue of their own clause sends
