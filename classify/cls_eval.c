@@ -171,6 +171,26 @@ read_all(const char *path, size_t *len)
 	return buf;
 }
 
+/* Classifies one report file; NULL after saying why on stderr. */
+static json_t *
+classify_file(struct yl_cls *cls, const char *path)
+{
+	json_t *res = NULL;
+	char *body, err[512];
+	size_t len = 0;
+
+	if ((body = read_all(path, &len)) == NULL) {
+		fprintf(stderr, "yalu: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (yl_cls_run(cls, body, len, 0, &res, err, sizeof(err)) == -1) {
+		fprintf(stderr, "yalu: %s: %s\n", path, err);
+		res = NULL;
+	}
+	free(body);
+	return res;
+}
+
 static int
 cmp_score(const void *a, const void *b)
 {
@@ -193,6 +213,59 @@ print_list(FILE *fp, json_t *arr)
 		fprintf(fp, "%s%s", i ? " " : "", json_string_value(v));
 }
 
+/*
+ * Reads a labels file of GOLD.jsonl's shape into {file: object}. Errors
+ * name the file and line; a file labelled twice is an error too.
+ */
+static json_t *
+load_labels(const char *path)
+{
+	FILE *fp;
+	json_t *map, *o;
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	int bad = 0;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "yalu: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	map = json_object();
+	while (getline(&line, &cap, fp) != -1) {
+		json_error_t jerr;
+		const char *file;
+
+		lineno++;
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		if ((o = json_loads(line, 0, &jerr)) == NULL) {
+			fprintf(stderr, "yalu: %s:%zu:%d: %s\n", path, lineno,
+			    jerr.column, jerr.text);
+			bad++;
+			continue;
+		}
+		if ((file = json_string_value(json_object_get(o, "file"))) ==
+		    NULL) {
+			fprintf(stderr, "yalu: %s:%zu: no \"file\"\n", path,
+			    lineno);
+			bad++;
+		} else if (json_object_get(map, file) != NULL) {
+			fprintf(stderr, "yalu: %s:%zu: %s is labelled twice\n",
+			    path, lineno, file);
+			bad++;
+		} else
+			json_object_set(map, file, o);
+		json_decref(o);
+	}
+	free(line);
+	fclose(fp);
+	if (bad) {
+		json_decref(map);
+		return NULL;
+	}
+	return map;
+}
+
 int
 cls_cmd_eval(int argc, char **argv)
 {
@@ -200,22 +273,24 @@ cls_cmd_eval(int argc, char **argv)
 		{ "format", required_argument, NULL, 'F' },
 		{ "taxonomy", required_argument, NULL, 't' },
 		{ "worst", required_argument, NULL, 'w' },
+		{ "against", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *taxdir = NULL, *goldpath;
+	const char *taxdir = NULL, *goldpath, *againstpath = NULL;
+	json_t *against = NULL;
 	int ch, json = 0, worst = 10, bad = 0, i, f, n = 0, rel_ok = 0;
 	long confusion[4][4] = { { 0 } };
 	struct counts c[NFACETS];
 	struct report_score *scores = NULL;
-	struct yl_tax *tax;
-	struct yl_cls *cls;
+	struct yl_tax *tax = NULL;
+	struct yl_cls *cls = NULL;
 	FILE *gf;
 	char *line = NULL, err[512], *gdir, *gcopy;
 	size_t cap = 0, lineno = 0;
 
 	memset(c, 0, sizeof(c));
-	while ((ch = getopt_long(argc, argv, "F:t:w:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:F:t:w:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'F':
 			json = strcmp(optarg, "json") == 0;
@@ -230,10 +305,15 @@ cls_cmd_eval(int argc, char **argv)
 		case 'w':
 			worst = atoi(optarg);
 			break;
+		case 'a':
+			againstpath = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: yalu eval [--format text|json] "
 			    "[--worst N] [--taxonomy DIR] GOLD.jsonl "
-			    "[REPORTS...]\n");
+			    "[REPORTS...]\n"
+			    "       yalu eval [--format text|json] [--worst N] "
+			    "--against LABELS.jsonl GOLD.jsonl\n");
 			return ch == 'h' ? 0 : 2;
 		}
 	}
@@ -246,11 +326,15 @@ cls_cmd_eval(int argc, char **argv)
 		fprintf(stderr, "yalu: %s: %s\n", goldpath, strerror(errno));
 		return 1;
 	}
-	if ((tax = cls_taxonomy_open(taxdir)) == NULL) {
+	if (againstpath != NULL) {
+		if ((against = load_labels(againstpath)) == NULL) {
+			fclose(gf);
+			return 1;
+		}
+	} else if ((tax = cls_taxonomy_open(taxdir)) == NULL) {
 		fclose(gf);
 		return 78;
-	}
-	if ((cls = yl_cls_new(tax, err, sizeof(err))) == NULL) {
+	} else if ((cls = yl_cls_new(tax, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "yalu: %s\n", err);
 		fclose(gf);
 		yl_tax_free(&tax);
@@ -263,8 +347,6 @@ cls_cmd_eval(int argc, char **argv)
 		json_t *g, *res = NULL;
 		const char *file, *path = NULL;
 		char pbuf[4096];
-		char *body;
-		size_t len = 0;
 		struct report_score *rs;
 		int k, errors = 0, ri, gi;
 
@@ -291,25 +373,24 @@ cls_cmd_eval(int argc, char **argv)
 			json_decref(g);
 			continue;	/* not among the reports given */
 		}
-		if (path == NULL) {
-			snprintf(pbuf, sizeof(pbuf), "%s/%s", gdir, file);
-			path = pbuf;
+		if (against != NULL) {
+			if ((res = json_object_get(against, file)) == NULL)
+				fprintf(stderr, "yalu: %s: %s has no labels\n",
+				    againstpath, file);
+			json_incref(res);
+		} else {
+			if (path == NULL) {
+				snprintf(pbuf, sizeof(pbuf), "%s/%s", gdir,
+				    file);
+				path = pbuf;
+			}
+			res = classify_file(cls, path);
 		}
-		if ((body = read_all(path, &len)) == NULL) {
-			fprintf(stderr, "yalu: %s: %s\n", path, strerror(errno));
+		if (res == NULL) {
 			json_decref(g);
 			bad++;
 			continue;
 		}
-		if (yl_cls_run(cls, body, len, 0, &res, err, sizeof(err)) ==
-		    -1) {
-			fprintf(stderr, "yalu: %s: %s\n", path, err);
-			free(body);
-			json_decref(g);
-			bad++;
-			continue;
-		}
-		free(body);
 		scores = realloc(scores, (size_t)(n + 1) * sizeof(*scores));
 		rs = &scores[n++];
 		rs->file = strdup(file);
@@ -317,7 +398,8 @@ cls_cmd_eval(int argc, char **argv)
 		rs->got = json_object();
 		for (f = 0; f < NFACETS; f++) {
 			json_t *want = uniq(gold_labels(g, f));
-			json_t *have = uniq(got_labels(res, f));
+			json_t *have = uniq(against ? gold_labels(res, f) :
+			    got_labels(res, f));
 			json_t *v;
 			size_t j;
 
@@ -341,9 +423,9 @@ cls_cmd_eval(int argc, char **argv)
 		}
 		gi = rel_index(json_string_value(json_object_get(g,
 		    "relevance")));
-		ri = rel_index(json_string_value(json_object_get(
-		    json_object_get(json_object_get(res, "tags"), "sanctions"),
-		    "relevance")));
+		ri = rel_index(json_string_value(against ? json_object_get(res,
+		    "relevance") : json_object_get(json_object_get(
+		    json_object_get(res, "tags"), "sanctions"), "relevance")));
 		json_object_set_new(rs->expected, "relevance", json_string(
 		    gi >= 0 ? rel_names[gi] : "?"));
 		json_object_set_new(rs->got, "relevance", json_string(
@@ -478,7 +560,10 @@ cls_cmd_eval(int argc, char **argv)
 		json_decref(scores[i].got);
 	}
 	free(scores);
-	yl_cls_free(&cls);
-	yl_tax_free(&tax);
+	json_decref(against);
+	if (cls != NULL)
+		yl_cls_free(&cls);
+	if (tax != NULL)
+		yl_tax_free(&tax);
 	return bad ? 1 : 0;
 }

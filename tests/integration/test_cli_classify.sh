@@ -65,4 +65,32 @@ rc=$?
 set -e
 [ "$rc" -eq 78 ] || fail "typo taxonomy: exit $rc, want 78"
 grep -q "zz-typo.yaml:1:1: section 'commodities' already given" "$tmp/err3" || fail "duplicate section not reported: $(cat "$tmp/err3")"
+# eval --against scores a second annotator's labels with the same
+# arithmetic (inter-annotator agreement): nothing is classified.
+cat > "$tmp/gold-a.jsonl" <<'J'
+{"file": "r1.txt", "commodities": [["coal", "export"], ["petroleum", "import"]], "countries": ["cn"], "crossings": [], "modes": ["sea"], "methods": [], "entities": [], "provisions": ["UNSCR-2371-OP8", "UNSCR-2397-OP5"], "relevance": "high"}
+{"file": "r2.txt", "commodities": [], "countries": [], "crossings": [], "modes": [], "methods": [], "entities": [], "provisions": [], "relevance": "none"}
+J
+cat > "$tmp/gold-b.jsonl" <<'J'
+{"file": "r2.txt", "commodities": [], "countries": [], "crossings": [], "modes": [], "methods": [], "entities": [], "provisions": [], "relevance": "low"}
+{"file": "r1.txt", "commodities": [["coal", "export"], ["petroleum", "unknown"]], "countries": ["cn", "ru"], "crossings": [], "modes": ["sea"], "methods": [], "entities": [], "provisions": ["UNSCR-2371-OP8"], "relevance": "high"}
+J
+"$yalu" eval --format json --against "$tmp/gold-b.jsonl" "$tmp/gold-a.jsonl" > "$tmp/iaa.json" || fail "eval --against exit $?"
+python3 - "$tmp/iaa.json" <<'P' || fail "eval --against counts: $(cat "$tmp/iaa.json")"
+import json, sys
+d = json.load(open(sys.argv[1])); f = d["facets"]
+want = {"commodities": (1, 1, 1), "commodity-categories": (2, 0, 0),
+        "countries": (1, 1, 0), "provisions": (1, 0, 1)}
+for k, v in want.items():
+    got = (f[k]["tp"], f[k]["fp"], f[k]["fn"])
+    assert got == v, (k, got, v)
+assert d["reports"] == 2 and abs(d["relevance_accuracy"] - 0.5) < 1e-9
+P
+head -1 "$tmp/gold-b.jsonl" > "$tmp/gold-c.jsonl"
+set +e
+"$yalu" eval --against "$tmp/gold-c.jsonl" "$tmp/gold-a.jsonl" > /dev/null 2> "$tmp/err4"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "eval --against with a report unlabelled: exit $rc, want 1"
+grep -q "gold-c.jsonl: r1.txt has no labels" "$tmp/err4" || fail "unlabelled report not named: $(cat "$tmp/err4")"
 echo "PASS"
