@@ -1914,6 +1914,11 @@ render(struct yl_cls *c, int relevance, int flags)
 
 			yl_buf_str(o, i ? ",{\"term\":" : "{\"term\":");
 			yl_buf_json(o, p->written, strlen(p->written));
+			if (p->kind == K_COMMODITY) {
+				PUT(o, ",\"category\":");
+				yl_buf_json(o, t->cats[p->target].id,
+				    strlen(t->cats[p->target].id));
+			}
 			PUT(o, ",\"evidence\":");
 			put_evidence(o, c->body, &c->m[d->m]);
 			yl_buf_printf(o, ",\"why\":\"%s\"", d->why);
