@@ -31,6 +31,9 @@ struct yl_cls	*yl_cls_new(const struct yl_tax *, char *err, size_t errsz);
 void		 yl_cls_free(struct yl_cls **);
 
 #define YL_CLS_EXPLAIN	0x1	/* add the terms and cues behind each tag */
+#define YL_CLS_RULES_ONLY 0x2	/* skip the learned stage (model.yaml) */
+#define YL_CLS_FEATURES	0x4	/* add "candidates": each kept category's
+				   features, for `yalu train` */
 
 /*
  * Tags body[0..len). On success *out is a new object

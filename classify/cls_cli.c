@@ -535,7 +535,7 @@ cls_print_text(FILE *fp, const char *id, const char *body, json_t *result,
 
 struct classify_ctx {
 	struct yl_cls	*cls;
-	int		 text, explain;
+	int		 text, explain, flags;
 	struct yl_buf	 line;
 };
 
@@ -547,8 +547,9 @@ classify_one(const struct cls_input *in, void *arg)
 	const char *s;
 	size_t n;
 
-	if (yl_cls_run_text(cx->cls, in->body, in->len, cx->explain ?
-	    YL_CLS_EXPLAIN : 0, &s, &n, err, sizeof(err)) == -1) {
+	if (yl_cls_run_text(cx->cls, in->body, in->len, cx->flags |
+	    (cx->explain ? YL_CLS_EXPLAIN : 0), &s, &n, err, sizeof(err)) ==
+	    -1) {
 		if (in->id != NULL && in->obj != NULL)
 			fprintf(stderr, "yalu: %s: report %s: %s\n", in->where,
 			    in->id, err);
@@ -582,7 +583,7 @@ static void
 classify_usage(void)
 {
 	fprintf(stderr, "usage: yalu classify [--format json|text] [--explain] "
-	    "[--taxonomy DIR] [FILE...]\n");
+	    "[--rules-only] [--taxonomy DIR] [FILE...]\n");
 }
 
 int
@@ -591,6 +592,7 @@ cls_cmd_classify(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'F' },
 		{ "explain", no_argument, NULL, 'e' },
+		{ "rules-only", no_argument, NULL, 'r' },
 		{ "taxonomy", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -602,8 +604,11 @@ cls_cmd_classify(int argc, char **argv)
 	int ch, bad;
 	static char outbuf[1 << 16];
 
-	while ((ch = getopt_long(argc, argv, "F:et:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "F:ert:h", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'r':
+			cx.flags |= YL_CLS_RULES_ONLY;
+			break;
 		case 'F':
 			if (strcmp(optarg, "text") == 0)
 				cx.text = 1;

@@ -40,10 +40,14 @@ int	cls_for_each_input(char **files, int nfiles, size_t max_body,
 void	cls_print_text(FILE *, const char *id, const char *body,
 	    json_t *result, int explain);
 
+/* A whole file, NUL-terminated; NULL with errno set. */
+char	*cls_read_file(const char *path, size_t *len);
+
 /* Subcommands: argc/argv start at the subcommand's name. */
 int	cls_cmd_classify(int argc, char **argv);
 int	cls_cmd_test_rules(int argc, char **argv);
 int	cls_cmd_eval(int argc, char **argv);
+int	cls_cmd_train(int argc, char **argv);
 int	cls_cmd_watch(int argc, char **argv);
 
 /* ------------------------------------------------ yalu replay (cls_replay.c) */

@@ -150,8 +150,8 @@ f1(const struct counts *c)
 	return p + r == 0 ? 0.0 : 2 * p * r / (p + r);
 }
 
-static char *
-read_all(const char *path, size_t *len)
+char *
+cls_read_file(const char *path, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
 	char *buf;
@@ -173,17 +173,17 @@ read_all(const char *path, size_t *len)
 
 /* Classifies one report file; NULL after saying why on stderr. */
 static json_t *
-classify_file(struct yl_cls *cls, const char *path)
+classify_file(struct yl_cls *cls, const char *path, int flags)
 {
 	json_t *res = NULL;
 	char *body, err[512];
 	size_t len = 0;
 
-	if ((body = read_all(path, &len)) == NULL) {
+	if ((body = cls_read_file(path, &len)) == NULL) {
 		fprintf(stderr, "yalu: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	if (yl_cls_run(cls, body, len, 0, &res, err, sizeof(err)) == -1) {
+	if (yl_cls_run(cls, body, len, flags, &res, err, sizeof(err)) == -1) {
 		fprintf(stderr, "yalu: %s: %s\n", path, err);
 		res = NULL;
 	}
@@ -274,12 +274,14 @@ cls_cmd_eval(int argc, char **argv)
 		{ "taxonomy", required_argument, NULL, 't' },
 		{ "worst", required_argument, NULL, 'w' },
 		{ "against", required_argument, NULL, 'a' },
+		{ "rules-only", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *taxdir = NULL, *goldpath, *againstpath = NULL;
 	json_t *against = NULL;
 	int ch, json = 0, worst = 10, bad = 0, i, f, n = 0, rel_ok = 0;
+	int flags = 0;
 	long confusion[4][4] = { { 0 } };
 	struct counts c[NFACETS];
 	struct report_score *scores = NULL;
@@ -290,7 +292,7 @@ cls_cmd_eval(int argc, char **argv)
 	size_t cap = 0, lineno = 0;
 
 	memset(c, 0, sizeof(c));
-	while ((ch = getopt_long(argc, argv, "a:F:t:w:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:F:rt:w:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'F':
 			json = strcmp(optarg, "json") == 0;
@@ -308,10 +310,13 @@ cls_cmd_eval(int argc, char **argv)
 		case 'a':
 			againstpath = optarg;
 			break;
+		case 'r':
+			flags |= YL_CLS_RULES_ONLY;
+			break;
 		default:
 			fprintf(stderr, "usage: yalu eval [--format text|json] "
-			    "[--worst N] [--taxonomy DIR] GOLD.jsonl "
-			    "[REPORTS...]\n"
+			    "[--worst N] [--rules-only] [--taxonomy DIR] "
+			    "GOLD.jsonl [REPORTS...]\n"
 			    "       yalu eval [--format text|json] [--worst N] "
 			    "--against LABELS.jsonl GOLD.jsonl\n");
 			return ch == 'h' ? 0 : 2;
@@ -384,7 +389,7 @@ cls_cmd_eval(int argc, char **argv)
 				    file);
 				path = pbuf;
 			}
-			res = classify_file(cls, path);
+			res = classify_file(cls, path, flags);
 		}
 		if (res == NULL) {
 			json_decref(g);

@@ -103,8 +103,47 @@ struct cls_provision {
 	int	 ban;			/* 1: ban, 0: cap */
 };
 
+/*
+ * The learned second stage (model.yaml, written by `yalu train`): two
+ * logistic regressions over features of each commodity category the rules
+ * kept. presence: is the category traded at all; direction: is it traded
+ * in direction d (features prefixed "d|"). Weights sorted by name.
+ */
+struct cls_weight {
+	char	*name;
+	double	 w;
+};
+
+struct cls_model {
+	struct cls_weight	*presence, *direction;
+	size_t			 npresence, ndirection;
+	double			 presence_min, direction_min;
+	double			 reassign_min;	/* unknown -> a direction */
+	int			 set;
+};
+
+/* A feature vector: names and values, built per category and report. */
+struct cls_feat {
+	char	name[64];
+	double	v;
+};
+
+struct cls_fvec {
+	struct cls_feat	*v;
+	size_t		 n, cap;
+};
+
+int	cls_fvec_add(struct cls_fvec *, const char *name, double v, int sum);
+void	cls_fvec_words(struct cls_fvec *, const char *body, size_t len,
+	    size_t start, size_t end);
+void	cls_fvec_log1p(struct cls_fvec *, const char *prefix);
+double	cls_model_prob(const struct cls_weight *, size_t,
+	    const struct cls_fvec *, const char *prefix);
+void	cls_model_free(struct cls_model *);
+
 struct yl_tax {
 	char			*ruleset;
+	struct cls_model	 model;
 	size_t			 max_body;
 	int			 carry;
 	struct cls_pat		*pats;

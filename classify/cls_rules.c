@@ -5,6 +5,8 @@
  * Each example names the tags it must get (expect), must not get (reject),
  * optionally its relevance and facets that must match exactly. A commodity
  * is written "category/direction", or "category" for any direction.
+ * Examples run through the whole tagger, learned stage included, unless
+ * they say `rules_only: true` (what the rules alone must do).
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -104,6 +106,7 @@ run_case(struct yl_cls *cls, const struct yl_ydoc *doc,
 	const struct yl_ynode *reject = yl_ymap_get(tc, "reject");
 	const struct yl_ynode *rel = yl_ymap_get(tc, "relevance");
 	const struct yl_ynode *exact = yl_ymap_get(tc, "exact");
+	const struct yl_ynode *ronly = yl_ymap_get(tc, "rules_only");
 	const char *nm;
 	char err[512], msg[2048], got[1024];
 	json_t *res;
@@ -115,12 +118,20 @@ run_case(struct yl_cls *cls, const struct yl_ydoc *doc,
 
 		if (strcmp(key, "name") && strcmp(key, "text") &&
 		    strcmp(key, "expect") && strcmp(key, "reject") &&
-		    strcmp(key, "relevance") && strcmp(key, "exact")) {
+		    strcmp(key, "relevance") && strcmp(key, "exact") &&
+		    strcmp(key, "rules_only")) {
 			printf("ERROR %s:%d:%d: unknown key '%s'\n", doc->path,
 			    tc->kids[i]->line, tc->kids[i]->col, key);
 			st->bad++;
 			return;
 		}
+	}
+	if (ronly != NULL && (ronly->type != YL_Y_SCALAR ||
+	    (strcmp(ronly->str, "true") && strcmp(ronly->str, "false")))) {
+		printf("ERROR %s:%d:%d: rules_only: true or false\n",
+		    doc->path, ronly->line, ronly->col);
+		st->bad++;
+		return;
 	}
 	if (name == NULL || text == NULL || text->type != YL_Y_SCALAR) {
 		printf("ERROR %s:%d:%d: a test needs name and text\n",
@@ -130,8 +141,9 @@ run_case(struct yl_cls *cls, const struct yl_ydoc *doc,
 	}
 	nm = name->str;
 	st->run++;
-	if (yl_cls_run(cls, text->str, text->len, YL_CLS_EXPLAIN, &res, err,
-	    sizeof(err)) == -1) {
+	if (yl_cls_run(cls, text->str, text->len, YL_CLS_EXPLAIN |
+	    (ronly != NULL && strcmp(ronly->str, "true") == 0 ?
+	    YL_CLS_RULES_ONLY : 0), &res, err, sizeof(err)) == -1) {
 		fail(st, doc, tc, nm, err);
 		return;
 	}

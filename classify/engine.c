@@ -6,6 +6,7 @@
  * in docs/taxonomy.md ("How a report is tagged"). Everything is computed
  * in buffers owned by struct yl_cls and reused from report to report.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,23 @@ struct mention {
 	int		 pat;		/* the pattern of its category */
 };
 
+/* A commodity mention kept as traded in direction dir (see model_stage). */
+struct kept {
+	int		 men;		/* index into men */
+	enum cls_dir	 dir;
+	const char	*how;
+	int		 cue;
+	int		 gone;		/* dropped by the model */
+};
+
+/* A category the rules kept, as the model sees it. */
+struct cand {
+	int		 cat;
+	unsigned	 dirs;		/* 1 << dir, by the rules */
+	struct cls_fvec	 fv;
+	double		 p, q[3];	/* presence; by direction */
+};
+
 /*
  * A sort key. Hits are sorted by packing what their order depends on into
  * two integers, so that sorting compares integers rather than calling a
@@ -90,6 +108,10 @@ struct yl_cls {
 	size_t			 ncites, capcites;
 	struct drop		*drops;
 	size_t			 ndrops, capdrops;
+	struct kept		*kept;
+	size_t			 nkept, capkept;
+	struct cand		*cands;		/* t->ncats of them */
+	size_t			 ncands;
 	int			*sdir, *sflag;	/* per sentence */
 	size_t			 capsdir, capsflag;
 	size_t			*sfirst;	/* first match of each sentence */
@@ -252,6 +274,10 @@ yl_cls_free(struct yl_cls **pc)
 	free(c->hits);
 	free(c->cites);
 	free(c->drops);
+	free(c->kept);
+	for (i = 0; c->cands != NULL && i < (int)c->t->ncats; i++)
+		free(c->cands[i].fv.v);
+	free(c->cands);
 	free(c->sfirst);
 	free(c->cm);
 	free(c->sdir);
@@ -1634,6 +1660,235 @@ add_drop(struct yl_cls *c, int m, int cue, const char *why)
 }
 
 static int
+keep(struct yl_cls *c, int men, int dir, const char *how, int cue)
+{
+	struct kept *k;
+
+	if (reserve((void **)&c->kept, &c->capkept, c->nkept + 1,
+	    sizeof(*k)) == -1)
+		return -1;
+	k = &c->kept[c->nkept++];
+	k->men = men;
+	k->dir = (enum cls_dir)dir;
+	k->how = how;
+	k->cue = cue;
+	k->gone = 0;
+	return 0;
+}
+
+/* Counts a phrase as a feature: "why=no_direction_cue_in_its". */
+static int
+add_named(struct cls_fvec *f, const char *pfx, const char *s)
+{
+	char name[32];
+	size_t p = strlen(pfx), i;
+
+	memcpy(name, pfx, p);
+	for (i = 0; s[i] != '\0' && p + i < sizeof(name) - 1; i++)
+		name[p + i] = s[i] == ' ' ? '_' : s[i];
+	name[p + i] = '\0';
+	return cls_fvec_add(f, name, 1, 1);
+}
+
+/*
+ * The features of each category the rules kept: its ID, the directions
+ * the rules gave it, how they decided each mention, why they dropped the
+ * others, how many mentions and where the first stands, how many
+ * categories the report has, and the words on each side of every mention.
+ * `yalu train` learns from them (YL_CLS_FEATURES shows them).
+ */
+static int
+features(struct yl_cls *c, size_t len)
+{
+	const struct yl_tax *t = c->t;
+	size_t i, j;
+
+	if (c->cands == NULL && (c->cands = calloc(t->ncats,
+	    sizeof(*c->cands))) == NULL)
+		return -1;
+	c->ncands = 0;
+	for (i = 0; i < c->nkept; i++) {
+		int cat = c->men[c->kept[i].men].cat;
+		struct cand *x;
+
+		for (j = 0; j < c->ncands && c->cands[j].cat != cat; j++)
+			;
+		x = &c->cands[j];
+		if (j == c->ncands) {
+			c->ncands++;
+			x->cat = cat;
+			x->dirs = 0;
+			x->fv.n = 0;
+			x->p = -1;
+		}
+		x->dirs |= 1u << c->kept[i].dir;
+	}
+	for (j = 0; j < c->ncands; j++) {
+		struct cand *x = &c->cands[j];
+		struct cls_fvec *f = &x->fv;
+		char name[64];
+		size_t first = len, npos = 0;
+		int d, bad = 0;
+
+		bad |= cls_fvec_add(f, "bias", 1, 0);
+		snprintf(name, sizeof(name), "cat=%s", t->cats[x->cat].id);
+		bad |= cls_fvec_add(f, name, 1, 0);
+		for (d = 0; d < 3; d++)
+			if (x->dirs & 1u << d) {
+				snprintf(name, sizeof(name), "dir=%s",
+				    cls_dir_names[d]);
+				bad |= cls_fvec_add(f, name, 1, 0);
+			}
+		for (i = 0; i < c->nkept + c->ndrops; i++) {
+			const struct match *m;
+
+			if (i < c->nkept) {
+				const struct mention *mn =
+				    &c->men[c->kept[i].men];
+
+				if (mn->cat != x->cat)
+					continue;
+				m = &c->m[mn->m];
+				bad |= add_named(f, "how=", c->kept[i].how);
+			} else {
+				const struct drop *dr = &c->drops[i - c->nkept];
+				const struct cls_pat *p;
+
+				m = &c->m[dr->m];
+				p = &t->pats[m->pat];
+				if (p->kind != K_COMMODITY || p->target !=
+				    x->cat)
+					continue;
+				bad |= add_named(f, "why=", dr->why);
+			}
+			cls_fvec_words(f, c->body, len, m->os, m->oe);
+			if (m->os < first)
+				first = m->os;
+			npos++;
+		}
+		cls_fvec_log1p(f, "how=");
+		cls_fvec_log1p(f, "why=");
+		bad |= cls_fvec_add(f, "nm", log1p((double)npos), 0);
+		bad |= cls_fvec_add(f, "ncat", log1p((double)c->ncands), 0);
+		bad |= cls_fvec_add(f, "first", (double)first / (double)len, 0);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The directions the rules gave category cat from the report's own
+ * wording: a fixed term, a strong cue, a place, an origin, an unsure
+ * clause (*unsure set then).
+ */
+static unsigned
+strong_dirs(const struct yl_cls *c, int cat, size_t n0, int *unsure)
+{
+	static const char *const strong[] = {
+		"term", "place", "origin", "unsure", NULL
+	};
+	unsigned dirs = 0;
+	size_t i, j;
+
+	for (i = 0; i < n0; i++) {
+		const struct kept *k = &c->kept[i];
+
+		if (c->men[k->men].cat != cat)
+			continue;
+		if (strcmp(k->how, "unsure") == 0)
+			*unsure = 1;
+		for (j = 0; strong[j] != NULL; j++)
+			if (strcmp(k->how, strong[j]) == 0)
+				dirs |= 1u << k->dir;
+		if (strcmp(k->how, "cue") == 0 && k->cue >= 0 &&
+		    !c->m[k->cue].weak)
+			dirs |= 1u << k->dir;
+	}
+	return dirs;
+}
+
+/*
+ * The learned second stage. For each category the rules kept, the
+ * presence model says whether the report trades it at all and the
+ * direction model which directions (each at least direction_min, else
+ * the likeliest one). Mentions of a direction the model does not keep
+ * are dropped; a direction the rules did not give takes every mention of
+ * the category as its evidence ("direction_from": "model").
+ */
+static int
+model_stage(struct yl_cls *c, size_t len)
+{
+	static const char *const pfx[3] = { "unknown|", "import|", "export|" };
+	const struct cls_model *md = &c->t->model;
+	size_t i, j, n0;
+	int d;
+
+	if (features(c, len) == -1)
+		return -1;
+	n0 = c->nkept;
+	for (j = 0; j < c->ncands; j++) {
+		struct cand *x = &c->cands[j];
+		unsigned want = 0;
+		int best = 0, unsure = 0;
+
+		x->p = cls_model_prob(md->presence, md->npresence, &x->fv, "");
+		for (d = 0; d < 3; d++) {
+			x->q[d] = cls_model_prob(md->direction, md->ndirection,
+			    &x->fv, pfx[d]);
+			if (x->q[d] > x->q[best])
+				best = d;
+			if (x->q[d] >= md->direction_min)
+				want |= 1u << d;
+		}
+		if (want == 0)
+			want = 1u << best;
+		if (x->p < md->presence_min)
+			want = 0;
+		/*
+		 * The report's own wording outranks the model: a direction a
+		 * strong cue, a fixed term, a place, an origin or an unsure
+		 * clause gave stays, and so does the category. A category the
+		 * rules left unknown takes a direction only where the model is
+		 * surer (reassign_min), and never beside an unsure clause.
+		 */
+		want |= strong_dirs(c, x->cat, n0, &unsure);
+		if (x->dirs == 1u << DIR_UNKNOWN && want != 0) {
+			for (d = DIR_IMPORT; d <= DIR_EXPORT; d++)
+				if (unsure || x->q[d] < md->reassign_min)
+					want &= ~(1u << d);
+			want = want & 6u ? want & 6u : 1u << DIR_UNKNOWN;
+		}
+		if (want == x->dirs)
+			continue;
+		for (i = 0; i < n0; i++) {
+			struct kept *k = &c->kept[i];
+
+			if (c->men[k->men].cat != x->cat ||
+			    (want & 1u << k->dir))
+				continue;
+			k->gone = 1;
+			if (add_drop(c, c->men[k->men].m, -1, want ? "the "
+			    "model reads another direction" : "the model "
+			    "reads no trade in it") == -1)
+				return -1;
+		}
+		for (d = 0; d < 3; d++) {
+			if (!(want & 1u << d) || (x->dirs & 1u << d))
+				continue;
+			for (i = 0; i < n0; i++) {
+				int men = c->kept[i].men;
+
+				if (c->men[men].cat == x->cat &&
+				    keep(c, men, d, "model", -1) == -1)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
 dir_rank(int d)
 {
 	return d == DIR_EXPORT ? 0 : d == DIR_IMPORT ? 1 : d;
@@ -1781,6 +2036,55 @@ put_evidence(struct yl_buf *o, const char *body, const struct match *m)
  * {"ruleset": ..., "tags": {facets..., "sanctions": {...}}[, "dropped"]}
  * Facet arrays are sorted by ID (then direction), evidence by position.
  */
+/*
+ * "candidates": [{"category", "rules": [directions], "presence": p,
+ * "directions": {dir: p}, "features": {name: value}}]: what the learned
+ * stage saw and said (scores with --explain, features for `yalu train`).
+ */
+static void
+render_cands(struct yl_cls *c, int flags)
+{
+	struct yl_buf *o = &c->out;
+	size_t j, i;
+	int d, n;
+
+	PUT(o, ",\"candidates\":[");
+	for (j = 0; j < c->ncands; j++) {
+		const struct cand *x = &c->cands[j];
+
+		yl_buf_str(o, j ? ",{\"category\":" : "{\"category\":");
+		yl_buf_json(o, c->t->cats[x->cat].id,
+		    strlen(c->t->cats[x->cat].id));
+		PUT(o, ",\"rules\":[");
+		for (d = 0, n = 0; d < 3; d++)
+			if (x->dirs & 1u << d) {
+				yl_buf_str(o, n++ ? ",\"" : "\"");
+				yl_buf_str(o, cls_dir_names[d]);
+				PUT(o, "\"");
+			}
+		PUT(o, "]");
+		if (x->p >= 0) {
+			yl_buf_printf(o, ",\"presence\":%.4f,\"directions\":"
+			    "{\"import\":%.4f,\"export\":%.4f,\"unknown\":"
+			    "%.4f}", x->p, x->q[DIR_IMPORT], x->q[DIR_EXPORT],
+			    x->q[DIR_UNKNOWN]);
+		}
+		if (flags & YL_CLS_FEATURES) {
+			PUT(o, ",\"features\":{");
+			for (i = 0; i < x->fv.n; i++) {
+				if (i)
+					PUT(o, ",");
+				yl_buf_json(o, x->fv.v[i].name,
+				    strlen(x->fv.v[i].name));
+				yl_buf_printf(o, ":%.6g", x->fv.v[i].v);
+			}
+			PUT(o, "}");
+		}
+		PUT(o, "}");
+	}
+	PUT(o, "]");
+}
+
 static void
 render(struct yl_cls *c, int relevance, int flags)
 {
@@ -1906,6 +2210,8 @@ render(struct yl_cls *c, int relevance, int flags)
 		i = j;
 	}
 	PUT(o, "]}}");
+	if ((explain && c->t->model.set) || (flags & YL_CLS_FEATURES))
+		render_cands(c, flags);
 	if (explain && c->ndrops > 0) {
 		PUT(o, ",\"dropped\":[");
 		for (i = 0; i < c->ndrops; i++) {
@@ -2356,12 +2662,11 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	}
 
 	/* Commodities: a category with a known direction drops unknown. */
-	c->nhits = c->ncites = 0;
+	c->nhits = c->ncites = c->nkept = c->ncands = 0;
 	for (i = 0; trade && i < c->nmen; i++) {
 		const struct mention *mn = &c->men[i];
-		const struct cls_pat *p = &t->pats[mn->pat];
 		const struct cls_category *cat = &t->cats[mn->cat];
-		int d, dir = mn->dir, known = c->catknown[mn->cat] & 6;
+		int dir = mn->dir, known = c->catknown[mn->cat] & 6;
 		const char *how = mn->how;
 
 		/*
@@ -2401,8 +2706,25 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		}
 		if (dir == DIR_UNKNOWN && (c->catknown[mn->cat] & 7))
 			continue;
-		if (add_hit(c, F_COMMODITIES, mn->cat, dir, mn->m, mn->cue,
-		    how) == -1)
+		if (keep(c, (int)i, dir, how, mn->cue) == -1)
+			goto oom;
+	}
+	if (trade && c->t->model.set && !(flags & YL_CLS_RULES_ONLY) &&
+	    model_stage(c, len) == -1)
+		goto oom;
+	else if (trade && (flags & YL_CLS_FEATURES) && features(c, len) == -1)
+		goto oom;
+	for (i = 0; i < c->nkept; i++) {
+		const struct kept *k = &c->kept[i];
+		const struct mention *mn = &c->men[k->men];
+		const struct cls_pat *p = &t->pats[mn->pat];
+		const struct cls_category *cat = &t->cats[mn->cat];
+		int d, dir = (int)k->dir;
+
+		if (k->gone)
+			continue;
+		if (add_hit(c, F_COMMODITIES, mn->cat, dir, mn->m, k->cue,
+		    k->how) == -1)
 			goto oom;
 		if (dir == DIR_UNKNOWN) {
 			/* Joint ventures cite in any direction. */

@@ -107,7 +107,7 @@ struct loader {
 static const char *const top_keys[] = {
 	"version", "provisions", "carry_sentences", "max_body_bytes", "cues",
 	"commodities", "ignore", "countries", "crossings", "entities",
-	"modes", "methods", NULL
+	"modes", "methods", "model", NULL
 };
 
 static void *
@@ -582,6 +582,117 @@ load_commodities(struct loader *ld, const struct yl_ydoc *doc,
 		else
 			add_terms(ld, doc, x, K_COMMODITY, ci);
 	}
+}
+
+static int
+weight_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cls_weight *)a)->name,
+	    ((const struct cls_weight *)b)->name);
+}
+
+/* "feature": weight, ... -> a sorted array; errors at file:line:col. */
+static void
+load_weights(struct loader *ld, const struct yl_ydoc *doc,
+    const struct yl_ynode *n, const char *what, struct cls_weight **out,
+    size_t *nout)
+{
+	struct cls_weight *v;
+	size_t i, k, max = sizeof(((struct cls_feat *)0)->name) - 1;
+
+	if (n->type != YL_Y_MAP) {
+		yl_errs_at(&ld->errs, doc, n, "model: %s: expected a map of "
+		    "feature: weight", what);
+		return;
+	}
+	if ((v = calloc(n->n / 2 + 1, sizeof(*v))) == NULL) {
+		yl_errs_add(&ld->errs, doc->path, 0, 0, "out of memory");
+		return;
+	}
+	for (i = 0, k = 0; i + 1 < n->n; i += 2) {
+		const struct yl_ynode *key = n->kids[i], *val = n->kids[i + 1];
+		char *end = NULL;
+		double w = 0;
+
+		if (key->type != YL_Y_SCALAR || key->len == 0 ||
+		    key->len > max) {
+			yl_errs_at(&ld->errs, doc, key, "model: %s: a feature "
+			    "name is 1 to %zu bytes", what, max);
+			continue;
+		}
+		if (val->type == YL_Y_SCALAR)
+			w = strtod(val->str, &end);
+		if (val->type != YL_Y_SCALAR || end == val->str ||
+		    *end != '\0') {
+			yl_errs_at(&ld->errs, doc, val, "model: %s: weight of "
+			    "'%s' is not a number", what, key->str);
+			continue;
+		}
+		if ((v[k].name = strdup(key->str)) == NULL)
+			break;
+		v[k++].w = w;
+	}
+	qsort(v, k, sizeof(*v), weight_cmp);
+	for (i = 1; i < k; i++)
+		if (strcmp(v[i - 1].name, v[i].name) == 0)
+			yl_errs_add(&ld->errs, doc->path, 0, 0, "model: %s: "
+			    "feature '%s' given twice", what, v[i].name);
+	*out = v;
+	*nout = k;
+}
+
+/*
+ * model: {presence: {...}, direction: {...}, presence_min: 0.5,
+ * direction_min: 0.5, reports: N}, as `yalu train` writes it.
+ */
+static void
+load_model(struct loader *ld, const struct yl_ydoc *doc,
+    const struct yl_ynode *n)
+{
+	struct cls_model *m = &ld->t->model;
+	size_t i;
+
+	m->presence_min = m->direction_min = 0.5;
+	m->reassign_min = 0.6;
+	if (n->type != YL_Y_MAP) {
+		yl_errs_at(&ld->errs, doc, n, "model: expected a map");
+		return;
+	}
+	for (i = 0; i + 1 < n->n; i += 2) {
+		const struct yl_ynode *key = n->kids[i], *val = n->kids[i + 1];
+		const char *k = key->type == YL_Y_SCALAR ? key->str : "";
+
+		if (strcmp(k, "presence") == 0 && m->presence == NULL)
+			load_weights(ld, doc, val, k, &m->presence,
+			    &m->npresence);
+		else if (strcmp(k, "direction") == 0 && m->direction == NULL)
+			load_weights(ld, doc, val, k, &m->direction,
+			    &m->ndirection);
+		else if (strcmp(k, "presence_min") == 0 ||
+		    strcmp(k, "direction_min") == 0 ||
+		    strcmp(k, "reassign_min") == 0) {
+			char *end = NULL;
+			double x = val->type == YL_Y_SCALAR ?
+			    strtod(val->str, &end) : -1;
+
+			if (end == NULL || *end != '\0' || x <= 0 || x >= 1)
+				yl_errs_at(&ld->errs, doc, val, "model: %s: a "
+				    "probability between 0 and 1", k);
+			else if (k[0] == 'p')
+				m->presence_min = x;
+			else if (k[0] == 'r')
+				m->reassign_min = x;
+			else
+				m->direction_min = x;
+		} else if (strcmp(k, "reports") != 0)
+			yl_errs_at(&ld->errs, doc, key, "model: unknown key "
+			    "'%s' (presence, direction, presence_min, "
+			    "direction_min, reassign_min, reports)", k);
+	}
+	if (m->presence == NULL || m->direction == NULL)
+		yl_errs_at(&ld->errs, doc, n, "model: needs both presence and "
+		    "direction weights");
+	m->set = 1;
 }
 
 /*
@@ -1066,6 +1177,8 @@ yl_tax_load(const char *dir, char *err, size_t errsz)
 		else if (strcmp(key, "methods") == 0)
 			load_named(&ld, doc, n, "methods", K_METHOD,
 			    &ld.t->methods, &ld.t->nmethods);
+		else if (strcmp(key, "model") == 0)
+			load_model(&ld, doc, n);
 	}
 	if (version == NULL && ld.ndocs > 0)
 		yl_errs_add(&ld.errs, dir, 0, 0, "version: missing (give it "
@@ -1148,6 +1261,7 @@ yl_tax_free(struct yl_tax **pt)
 	free(t->provs);
 	if (t->db != NULL)
 		hs_free_database(t->db);
+	cls_model_free(&t->model);
 	free(t->ruleset);
 	free(t);
 	*pt = NULL;

@@ -7,7 +7,7 @@ YALU_DEBS=(
 	build-essential cmake pkg-config
 	libvectorscan-dev libutf8proc-dev libjansson-dev libyaml-dev
 	librdkafka-dev libzmq3-dev libsqlite3-dev libmicrohttpd-dev
-	libsystemd-dev check
+	libsystemd-dev liblinear-dev check
 	kcat sqlite3 curl jq time
 	default-jre-headless maven
 )

@@ -30,6 +30,7 @@ static const struct subcmd cmds[] = {
 	{ "classify", cls_cmd_classify, "tag report files or stdin" },
 	{ "test-rules", cls_cmd_test_rules, "run the taxonomy's rule tests" },
 	{ "eval", cls_cmd_eval, "score the tagger against labelled reports" },
+	{ "train", cls_cmd_train, "learn model.yaml from labelled reports" },
 	{ "submit", ing_cmd_submit, "send reports to yalu-ingest" },
 	{ "watch", cls_cmd_watch, "print the live feed of tagged reports" },
 	{ "query", sto_cmd_query, "query the archive" },
