@@ -65,6 +65,22 @@ rc=$?
 set -e
 [ "$rc" -eq 78 ] || fail "typo taxonomy: exit $rc, want 78"
 grep -q "zz-typo.yaml:1:1: section 'commodities' already given" "$tmp/err3" || fail "duplicate section not reported: $(cat "$tmp/err3")"
+# So is a learned model whose weight is not a number.
+rm -f "$tmp/tax/zz-typo.yaml"
+printf 'model:\n  presence:\n    "bias": x1\n  direction:\n    "import|bias": 0.5\n' > "$tmp/tax/model.yaml"
+set +e
+"$yalu" classify --taxonomy "$tmp/tax" "$tmp/a.txt" > /dev/null 2> "$tmp/err5"
+rc=$?
+set -e
+[ "$rc" -eq 78 ] || fail "bad model.yaml: exit $rc, want 78"
+grep -q "model.yaml:3:13: model: presence: weight of 'bias' is not a number" "$tmp/err5" || fail "bad weight not reported: $(cat "$tmp/err5")"
+# --rules-only leaves the learned stage out: the idle excavators the rules
+# keep (direction unknown) are dropped by the model.
+echo "Traders moved the iron ore to China, while the excavators stayed idle." > "$tmp/idle.txt"
+"$yalu" classify --taxonomy "$tax" --rules-only "$tmp/idle.txt" | grep -q '"machinery-electrical","direction":"unknown"' || fail "--rules-only lost the rules' excavators"
+"$yalu" classify --taxonomy "$tax" --explain "$tmp/idle.txt" > "$tmp/idle.json"
+grep -q '"machinery-electrical"' "$tmp/idle.json" && ! grep -q '"id":"machinery-electrical"' "$tmp/idle.json" || fail "the model kept the idle excavators: $(cat "$tmp/idle.json")"
+grep -q '"the model reads no trade in it"' "$tmp/idle.json" || fail "--explain does not say the model dropped them"
 # eval --against scores a second annotator's labels with the same
 # arithmetic (inter-annotator agreement): nothing is classified.
 cat > "$tmp/gold-a.jsonl" <<'J'
