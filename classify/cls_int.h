@@ -5,6 +5,7 @@
 #define YALU_CLS_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hs/hs.h>
 
@@ -114,31 +115,53 @@ struct cls_weight {
 	double	 w;
 };
 
+/* A feature's four weights: presence, then unknown|, import|, export|. */
+struct cls_wentry {
+	const char	*name;		/* NULL: empty slot */
+	uint64_t	 hash;
+	double		 w[4];
+};
+
 struct cls_model {
 	struct cls_weight	*presence, *direction;
 	size_t			 npresence, ndirection;
+	struct cls_wentry	*tab;		/* open addressing by name */
+	size_t			 tabmask;
 	double			 presence_min, direction_min;
 	double			 reassign_min;	/* unknown -> a direction */
 	int			 set;
 };
 
-/* A feature vector: names and values, built per category and report. */
+/*
+ * A feature vector: names and values, built per category and report.
+ * Adding a name already there merges (sum: counts add up; else the
+ * value is set), found through a small hash index.
+ */
 struct cls_feat {
-	char	name[64];
-	double	v;
+	char		name[48];
+	uint64_t	hash;
+	double		v;
+	int		sum;
 };
 
 struct cls_fvec {
 	struct cls_feat	*v;
 	size_t		 n, cap;
+	uint32_t	*idx;		/* 1 + index into v, 0 empty */
+	size_t		 idxmask;
 };
 
+void	cls_fvec_reset(struct cls_fvec *);
+void	cls_fvec_free(struct cls_fvec *);
 int	cls_fvec_add(struct cls_fvec *, const char *name, double v, int sum);
-void	cls_fvec_words(struct cls_fvec *, const char *body, size_t len,
+int	cls_fvec_words(struct cls_fvec *, const char *body, size_t len,
 	    size_t start, size_t end);
 void	cls_fvec_log1p(struct cls_fvec *, const char *prefix);
-double	cls_model_prob(const struct cls_weight *, size_t,
-	    const struct cls_fvec *, const char *prefix);
+/* Builds the table of m from its presence and direction arrays. */
+int	cls_model_index(struct cls_model *m);
+/* p[0]: presence; p[1 + d]: direction d (unknown, import, export). */
+void	cls_model_score(const struct cls_model *, const struct cls_fvec *,
+	    double p[4]);
 void	cls_model_free(struct cls_model *);
 
 struct yl_tax {

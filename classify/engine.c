@@ -110,8 +110,8 @@ struct yl_cls {
 	size_t			 ndrops, capdrops;
 	struct kept		*kept;
 	size_t			 nkept, capkept;
-	struct cand		*cands;		/* t->ncats of them */
-	size_t			 ncands;
+	struct cand		*cands;		/* capcands = t->ncats */
+	size_t			 ncands, capcands;
 	int			*sdir, *sflag;	/* per sentence */
 	size_t			 capsdir, capsflag;
 	size_t			*sfirst;	/* first match of each sentence */
@@ -275,8 +275,8 @@ yl_cls_free(struct yl_cls **pc)
 	free(c->cites);
 	free(c->drops);
 	free(c->kept);
-	for (i = 0; c->cands != NULL && i < (int)c->t->ncats; i++)
-		free(c->cands[i].fv.v);
+	for (i = 0; i < (int)c->capcands; i++)
+		cls_fvec_free(&c->cands[i].fv);
 	free(c->cands);
 	free(c->sfirst);
 	free(c->cm);
@@ -1703,9 +1703,11 @@ features(struct yl_cls *c, size_t len)
 	const struct yl_tax *t = c->t;
 	size_t i, j;
 
-	if (c->cands == NULL && (c->cands = calloc(t->ncats,
-	    sizeof(*c->cands))) == NULL)
-		return -1;
+	if (c->cands == NULL) {
+		if ((c->cands = calloc(t->ncats, sizeof(*c->cands))) == NULL)
+			return -1;
+		c->capcands = t->ncats;
+	}
 	c->ncands = 0;
 	for (i = 0; i < c->nkept; i++) {
 		int cat = c->men[c->kept[i].men].cat;
@@ -1718,7 +1720,7 @@ features(struct yl_cls *c, size_t len)
 			c->ncands++;
 			x->cat = cat;
 			x->dirs = 0;
-			x->fv.n = 0;
+			cls_fvec_reset(&x->fv);
 			x->p = -1;
 		}
 		x->dirs |= 1u << c->kept[i].dir;
@@ -1761,7 +1763,7 @@ features(struct yl_cls *c, size_t len)
 					continue;
 				bad |= add_named(f, "why=", dr->why);
 			}
-			cls_fvec_words(f, c->body, len, m->os, m->oe);
+			bad |= cls_fvec_words(f, c->body, len, m->os, m->oe);
 			if (m->os < first)
 				first = m->os;
 			npos++;
@@ -1819,7 +1821,6 @@ strong_dirs(const struct yl_cls *c, int cat, size_t n0, int *unsure)
 static int
 model_stage(struct yl_cls *c, size_t len)
 {
-	static const char *const pfx[3] = { "unknown|", "import|", "export|" };
 	const struct cls_model *md = &c->t->model;
 	size_t i, j, n0;
 	int d;
@@ -1831,11 +1832,12 @@ model_stage(struct yl_cls *c, size_t len)
 		struct cand *x = &c->cands[j];
 		unsigned want = 0;
 		int best = 0, unsure = 0;
+		double pr[4];
 
-		x->p = cls_model_prob(md->presence, md->npresence, &x->fv, "");
+		cls_model_score(md, &x->fv, pr);
+		x->p = pr[0];
 		for (d = 0; d < 3; d++) {
-			x->q[d] = cls_model_prob(md->direction, md->ndirection,
-			    &x->fv, pfx[d]);
+			x->q[d] = pr[1 + d];
 			if (x->q[d] > x->q[best])
 				best = d;
 			if (x->q[d] >= md->direction_min)

@@ -5,8 +5,11 @@
  * engine decides with the probabilities (engine.c, model_stage()).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "yalu/report.h"
 
 #include "cls_int.h"
 
@@ -14,29 +17,97 @@
 #define WINDOW_WORDS	6	/* words kept on each side */
 #define WORD_MAX	40	/* longer words are cut */
 
+static uint64_t
+name_hash(const char *s, size_t len)
+{
+	return yl_hash64(YL_FNV_OFFSET, s, len);
+}
+
+/* Rebuilds the hash index for 2 * cap slots. */
+static int
+reindex(struct cls_fvec *f)
+{
+	size_t size = 256, i;
+	uint32_t *idx;
+
+	while (size < 2 * f->cap)
+		size *= 2;
+	if ((idx = calloc(size, sizeof(*idx))) == NULL)
+		return -1;
+	free(f->idx);
+	f->idx = idx;
+	f->idxmask = size - 1;
+	for (i = 0; i < f->n; i++) {
+		size_t k = (size_t)f->v[i].hash & f->idxmask;
+
+		while (f->idx[k] != 0)
+			k = (k + 1) & f->idxmask;
+		f->idx[k] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
 int
 cls_fvec_add(struct cls_fvec *f, const char *name, double v, int sum)
 {
-	size_t i;
+	size_t len = strlen(name), k;
+	uint64_t h;
+	struct cls_feat *x;
 
-	for (i = 0; i < f->n; i++)
-		if (strcmp(f->v[i].name, name) == 0) {
-			f->v[i].v = sum ? f->v[i].v + v : v;
+	if (len >= sizeof(f->v->name))
+		len = sizeof(f->v->name) - 1;
+	h = name_hash(name, len);
+	if (f->idx == NULL && reindex(f) == -1)
+		return -1;
+	for (k = (size_t)h & f->idxmask; f->idx[k] != 0;
+	    k = (k + 1) & f->idxmask) {
+		x = &f->v[f->idx[k] - 1];
+		if (x->hash == h && strncmp(x->name, name, len) == 0 &&
+		    x->name[len] == '\0') {
+			x->v = x->sum ? x->v + v : v;
 			return 0;
 		}
+	}
 	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 64;
+		size_t cap = f->cap ? f->cap * 2 : 128;
 		struct cls_feat *p = realloc(f->v, cap * sizeof(*p));
 
 		if (p == NULL)
 			return -1;
 		f->v = p;
 		f->cap = cap;
+		if (2 * cap > f->idxmask + 1) {
+			if (reindex(f) == -1)
+				return -1;
+			for (k = (size_t)h & f->idxmask; f->idx[k] != 0;
+			    k = (k + 1) & f->idxmask)
+				;
+		}
 	}
-	strncpy(f->v[f->n].name, name, sizeof(f->v[f->n].name) - 1);
-	f->v[f->n].name[sizeof(f->v[f->n].name) - 1] = '\0';
-	f->v[f->n++].v = v;
+	x = &f->v[f->n++];
+	memcpy(x->name, name, len);
+	x->name[len] = '\0';
+	x->hash = h;
+	x->v = v;
+	x->sum = sum;
+	f->idx[k] = (uint32_t)f->n;
 	return 0;
+}
+
+void
+cls_fvec_reset(struct cls_fvec *f)
+{
+	if (f->idx != NULL && f->n > 0)
+		memset(f->idx, 0, (f->idxmask + 1) * sizeof(*f->idx));
+	f->n = 0;
+}
+
+void
+cls_fvec_free(struct cls_fvec *f)
+{
+	free(f->v);
+	free(f->idx);
+	memset(f, 0, sizeof(*f));
 }
 
 static int
@@ -106,15 +177,17 @@ words(struct cls_fvec *f, const char *pfx, const char *s, size_t from,
 }
 
 /* The words on each side of body[start..end): "L=word", "R=word". */
-void
+int
 cls_fvec_words(struct cls_fvec *f, const char *body, size_t len,
     size_t start, size_t end)
 {
 	size_t from = start > WINDOW_BYTES ? start - WINDOW_BYTES : 0;
 	size_t to = end + WINDOW_BYTES < len ? end + WINDOW_BYTES : len;
 
-	(void)words(f, "L=", body, from, start, 1);
-	(void)words(f, "R=", body, end, to, 0);
+	if (words(f, "L=", body, from, start, 1) == -1 ||
+	    words(f, "R=", body, end, to, 0) == -1)
+		return -1;
+	return 0;
 }
 
 /* Counts become log(1 + count) for the features named prefix... */
@@ -128,33 +201,79 @@ cls_fvec_log1p(struct cls_fvec *f, const char *prefix)
 			f->v[i].v = log1p(f->v[i].v);
 }
 
-static int
-weight_find(const void *key, const void *elem)
+/* The entry for name (of hash h), or the empty slot where it would go. */
+static struct cls_wentry *
+slot(const struct cls_model *m, const char *name, uint64_t h)
 {
-	return strcmp(key, ((const struct cls_weight *)elem)->name);
+	size_t i = (size_t)h & m->tabmask;
+
+	while (m->tab[i].name != NULL && (m->tab[i].hash != h ||
+	    strcmp(m->tab[i].name, name) != 0))
+		i = (i + 1) & m->tabmask;
+	return &m->tab[i];
 }
 
-/* P(y = 1) = 1 / (1 + exp(-sum of weight(prefix + name) * value)). */
-double
-cls_model_prob(const struct cls_weight *w, size_t nw,
-    const struct cls_fvec *f, const char *prefix)
+/*
+ * One hash table keyed by the bare feature name with its four weights,
+ * so scoring looks each feature up once: "import|L=from" is filed under
+ * "L=from" as w[2].
+ */
+int
+cls_model_index(struct cls_model *m)
 {
-	double z = 0;
-	size_t i, p = strlen(prefix);
-	char name[128];
+	static const char *const pfx[3] = { "unknown|", "import|", "export|" };
+	size_t size = 16, i, d;
+
+	while (size < 2 * (m->npresence + m->ndirection))
+		size *= 2;
+	if ((m->tab = calloc(size, sizeof(*m->tab))) == NULL)
+		return -1;
+	m->tabmask = size - 1;
+	for (i = 0; i < m->npresence + m->ndirection; i++) {
+		const struct cls_weight *w = i < m->npresence ?
+		    &m->presence[i] : &m->direction[i - m->npresence];
+		const char *name = w->name;
+		struct cls_wentry *e;
+
+		d = 0;
+		if (i >= m->npresence) {
+			for (d = 0; d < 3; d++)
+				if (strncmp(name, pfx[d], strlen(pfx[d])) == 0)
+					break;
+			if (d == 3)
+				continue;	/* no direction prefix */
+			name += strlen(pfx[d]);
+			d++;
+		}
+		if ((e = slot(m, name, name_hash(name, strlen(name))))->name ==
+		    NULL) {
+			e->name = name;
+			e->hash = name_hash(name, strlen(name));
+		}
+		e->w[d] = w->w;
+	}
+	return 0;
+}
+
+/* P(y = 1) = 1 / (1 + exp(-sum of weight * value)), for all four. */
+void
+cls_model_score(const struct cls_model *m, const struct cls_fvec *f,
+    double p[4])
+{
+	double z[4] = { 0, 0, 0, 0 };
+	size_t i, d;
 
 	for (i = 0; i < f->n; i++) {
-		const struct cls_weight *x;
+		const struct cls_wentry *e = slot(m, f->v[i].name,
+		    f->v[i].hash);
 
-		if (p + strlen(f->v[i].name) >= sizeof(name))
+		if (e->name == NULL)
 			continue;
-		memcpy(name, prefix, p);
-		strcpy(name + p, f->v[i].name);
-		if ((x = bsearch(name, w, nw, sizeof(*w), weight_find)) !=
-		    NULL)
-			z += x->w * f->v[i].v;
+		for (d = 0; d < 4; d++)
+			z[d] += e->w[d] * f->v[i].v;
 	}
-	return 1.0 / (1.0 + exp(-z));
+	for (d = 0; d < 4; d++)
+		p[d] = 1.0 / (1.0 + exp(-z[d]));
 }
 
 void
@@ -168,5 +287,6 @@ cls_model_free(struct cls_model *m)
 		free(m->direction[i].name);
 	free(m->presence);
 	free(m->direction);
+	free(m->tab);
 	memset(m, 0, sizeof(*m));
 }

@@ -598,7 +598,7 @@ load_weights(struct loader *ld, const struct yl_ydoc *doc,
     size_t *nout)
 {
 	struct cls_weight *v;
-	size_t i, k, max = sizeof(((struct cls_feat *)0)->name) - 1;
+	size_t i, k, max = 63;
 
 	if (n->type != YL_Y_MAP) {
 		yl_errs_at(&ld->errs, doc, n, "model: %s: expected a map of "
@@ -692,6 +692,8 @@ load_model(struct loader *ld, const struct yl_ydoc *doc,
 	if (m->presence == NULL || m->direction == NULL)
 		yl_errs_at(&ld->errs, doc, n, "model: needs both presence and "
 		    "direction weights");
+	else if (cls_model_index(m) == -1)
+		yl_errs_add(&ld->errs, doc->path, 0, 0, "out of memory");
 	m->set = 1;
 }
 
