@@ -156,7 +156,7 @@ void	cls_fvec_free(struct cls_fvec *);
 int	cls_fvec_add(struct cls_fvec *, const char *name, double v, int sum);
 int	cls_fvec_words(struct cls_fvec *, const char *body, size_t len,
 	    size_t start, size_t end);
-void	cls_fvec_log1p(struct cls_fvec *, const char *prefix);
+void	cls_fvec_log1p(struct cls_fvec *);
 /* Builds the table of m from its presence and direction arrays. */
 int	cls_model_index(struct cls_model *m);
 /* p[0]: presence; p[1 + d]: direction d (unknown, import, export). */

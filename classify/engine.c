@@ -1768,8 +1768,7 @@ features(struct yl_cls *c, size_t len)
 				first = m->os;
 			npos++;
 		}
-		cls_fvec_log1p(f, "how=");
-		cls_fvec_log1p(f, "why=");
+		cls_fvec_log1p(f);
 		bad |= cls_fvec_add(f, "nm", log1p((double)npos), 0);
 		bad |= cls_fvec_add(f, "ncat", log1p((double)c->ncands), 0);
 		bad |= cls_fvec_add(f, "first", (double)first / (double)len, 0);

@@ -123,55 +123,87 @@ word_byte(int c)
 	return (c >= 'a' && c <= 'z') || c == '\'' || c == '-';
 }
 
-/*
- * Up to max words of body[from..to), lowercased ASCII: a letter then one
- * or more letters, apostrophes or hyphens; every other byte (digits,
- * punctuation, non-ASCII) separates. last: keep the last max, not the
- * first. Calls add(name) with pfx + word.
- */
 static int
-words(struct cls_fvec *f, const char *pfx, const char *s, size_t from,
-    size_t to, int last)
+is_letter(int c)
 {
-	size_t i = from, at[64][2], n = 0, k, first;
+	c = lower(c);
+	return c >= 'a' && c <= 'z';
+}
 
-	while (i < to) {
-		size_t j;
-		int c = lower((unsigned char)s[i]);
+/* Adds pfx + body[a..b) lowercased (at most WORD_MAX bytes) to f. */
+static int
+add_word(struct cls_fvec *f, const char *pfx, const char *s, size_t a,
+    size_t b)
+{
+	char name[8 + WORD_MAX];
+	size_t p = strlen(pfx), x, len = b - a;
 
-		if (c < 'a' || c > 'z') {
-			i++;
-			continue;
-		}
-		for (j = i + 1; j < to && word_byte((unsigned char)s[j]); j++)
+	if (len > WORD_MAX)
+		len = WORD_MAX;
+	memcpy(name, pfx, p);
+	for (x = 0; x < len; x++)
+		name[p + x] = (char)lower((unsigned char)s[a + x]);
+	name[p + len] = '\0';
+	return cls_fvec_add(f, name, 1, 0);
+}
+
+/*
+ * Words are ASCII: a maximal run of letters, apostrophes and hyphens,
+ * taken from its first letter, two bytes or more; every other byte
+ * (digits, punctuation, non-ASCII) separates. The run of body[from..to)
+ * [a, b) yields the word [first letter, b) or none.
+ */
+static size_t
+word_start(const char *s, size_t a, size_t b)
+{
+	while (a < b && !is_letter((unsigned char)s[a]))
+		a++;
+	return b - a >= 2 ? a : b;
+}
+
+/* The last WINDOW_WORDS words of s[from..to), scanning back from to. */
+static int
+words_before(struct cls_fvec *f, const char *s, size_t from, size_t to)
+{
+	size_t end = to, n = 0;
+
+	while (end > from && n < WINDOW_WORDS) {
+		size_t b, w;
+
+		while (end > from && !word_byte((unsigned char)s[end - 1]))
+			end--;
+		for (b = end; b > from && word_byte((unsigned char)s[b - 1]);
+		    b--)
 			;
-		if (j - i >= 2) {
-			if (n == 64) {	/* keep the newest 32 */
-				memmove(at, at + 32, 32 * sizeof(at[0]));
-				n = 32;
-			}
-			at[n][0] = i;
-			at[n++][1] = j;
-			if (!last && n == WINDOW_WORDS)
-				break;
-			i = j;
-		} else
-			i++;
+		if ((w = word_start(s, b, end)) < end) {
+			if (add_word(f, "L=", s, w, end) == -1)
+				return -1;
+			n++;
+		}
+		end = b;
 	}
-	first = last && n > WINDOW_WORDS ? n - WINDOW_WORDS : 0;
-	for (k = first; k < n && k - first < WINDOW_WORDS; k++) {
-		char name[8 + WORD_MAX];
-		size_t len = at[k][1] - at[k][0], p = strlen(pfx), x;
+	return 0;
+}
 
-		if (len > WORD_MAX)
-			len = WORD_MAX;
-		memcpy(name, pfx, p);
-		for (x = 0; x < len; x++)
-			name[p + x] = (char)lower((unsigned char)s[at[k][0] +
-			    x]);
-		name[p + len] = '\0';
-		if (cls_fvec_add(f, name, 1, 0) == -1)
-			return -1;
+/* The first WINDOW_WORDS words of s[from..to). */
+static int
+words_after(struct cls_fvec *f, const char *s, size_t from, size_t to)
+{
+	size_t i = from, n = 0;
+
+	while (i < to && n < WINDOW_WORDS) {
+		size_t j, w;
+
+		while (i < to && !word_byte((unsigned char)s[i]))
+			i++;
+		for (j = i; j < to && word_byte((unsigned char)s[j]); j++)
+			;
+		if ((w = word_start(s, i, j)) < j) {
+			if (add_word(f, "R=", s, w, j) == -1)
+				return -1;
+			n++;
+		}
+		i = j;
 	}
 	return 0;
 }
@@ -184,20 +216,20 @@ cls_fvec_words(struct cls_fvec *f, const char *body, size_t len,
 	size_t from = start > WINDOW_BYTES ? start - WINDOW_BYTES : 0;
 	size_t to = end + WINDOW_BYTES < len ? end + WINDOW_BYTES : len;
 
-	if (words(f, "L=", body, from, start, 1) == -1 ||
-	    words(f, "R=", body, end, to, 0) == -1)
+	if (words_before(f, body, from, start) == -1 ||
+	    words_after(f, body, end, to) == -1)
 		return -1;
 	return 0;
 }
 
-/* Counts become log(1 + count) for the features named prefix... */
+/* Counts (the features added with sum) become log(1 + count). */
 void
-cls_fvec_log1p(struct cls_fvec *f, const char *prefix)
+cls_fvec_log1p(struct cls_fvec *f)
 {
-	size_t i, n = strlen(prefix);
+	size_t i;
 
 	for (i = 0; i < f->n; i++)
-		if (strncmp(f->v[i].name, prefix, n) == 0)
+		if (f->v[i].sum)
 			f->v[i].v = log1p(f->v[i].v);
 }
 
