@@ -40,6 +40,12 @@ int	cls_for_each_input(char **files, int nfiles, size_t max_body,
 void	cls_print_text(FILE *, const char *id, const char *body,
 	    json_t *result, int explain);
 
+/*
+ * One line of a GOLD.jsonl: the object and its "file", or NULL for a
+ * blank line, or NULL with bad incremented after saying path:line: why.
+ */
+json_t	*cls_gold_line(const char *line, const char *path, size_t lineno,
+	    const char **file, int *bad);
 /* A whole file, NUL-terminated; NULL with errno set. */
 char	*cls_read_file(const char *path, size_t *len);
 

@@ -171,6 +171,26 @@ cls_read_file(const char *path, size_t *len)
 	return buf;
 }
 
+json_t *
+cls_gold_line(const char *line, const char *path, size_t lineno,
+    const char **file, int *bad)
+{
+	json_error_t jerr;
+	json_t *g;
+
+	if (strspn(line, " \t\r\n") == strlen(line))
+		return NULL;
+	if ((g = json_loads(line, 0, &jerr)) == NULL ||
+	    (*file = json_string_value(json_object_get(g, "file"))) == NULL) {
+		fprintf(stderr, "yalu: %s:%zu: %s\n", path, lineno,
+		    g ? "no \"file\"" : jerr.text);
+		json_decref(g);
+		(*bad)++;
+		return NULL;
+	}
+	return g;
+}
+
 /* Classifies one report file; NULL after saying why on stderr. */
 static json_t *
 classify_file(struct yl_cls *cls, const char *path, int flags)
@@ -348,7 +368,6 @@ cls_cmd_eval(int argc, char **argv)
 	gcopy = strdup(goldpath);
 	gdir = dirname(gcopy);
 	while (getline(&line, &cap, gf) != -1) {
-		json_error_t jerr;
 		json_t *g, *res = NULL;
 		const char *file, *path = NULL;
 		char pbuf[4096];
@@ -356,17 +375,9 @@ cls_cmd_eval(int argc, char **argv)
 		int k, errors = 0, ri, gi;
 
 		lineno++;
-		if (strspn(line, " \t\r\n") == strlen(line))
+		if ((g = cls_gold_line(line, goldpath, lineno, &file, &bad)) ==
+		    NULL)
 			continue;
-		if ((g = json_loads(line, 0, &jerr)) == NULL ||
-		    (file = json_string_value(json_object_get(g, "file"))) ==
-		    NULL) {
-			fprintf(stderr, "yalu: %s:%zu: %s\n", goldpath, lineno,
-			    g ? "no \"file\"" : jerr.text);
-			json_decref(g);
-			bad++;
-			continue;
-		}
 		for (k = optind + 1; k < argc; k++) {
 			char *cp = strdup(argv[k]);
 

@@ -228,24 +228,15 @@ add_gold(struct yl_cls *cls, const char *goldpath, struct set *pres,
 	gcopy = strdup(goldpath);
 	gdir = dirname(gcopy);
 	while (getline(&line, &cap, gf) != -1) {
-		json_error_t jerr;
 		json_t *g, *res = NULL, *x;
 		const char *file;
 		char path[4096], *body;
 		size_t len = 0, i;
 
 		lineno++;
-		if (strspn(line, " \t\r\n") == strlen(line))
+		if ((g = cls_gold_line(line, goldpath, lineno, &file, &bad)) ==
+		    NULL)
 			continue;
-		if ((g = json_loads(line, 0, &jerr)) == NULL ||
-		    (file = json_string_value(json_object_get(g, "file"))) ==
-		    NULL) {
-			fprintf(stderr, "yalu: %s:%zu: %s\n", goldpath, lineno,
-			    g ? "no \"file\"" : jerr.text);
-			json_decref(g);
-			bad++;
-			continue;
-		}
 		snprintf(path, sizeof(path), "%s/%s", gdir, file);
 		if ((body = cls_read_file(path, &len)) == NULL) {
 			fprintf(stderr, "yalu: %s: %s\n", path, strerror(errno));
