@@ -138,17 +138,24 @@ struct cls_model {
  * value is set), found through a small hash index.
  */
 struct cls_feat {
-	char		name[48];
-	uint64_t	hash;
-	double		v;
-	int		sum;
+	char			 name[48];
+	uint64_t		 hash;
+	double			 v;
+	int			 sum;
+	const struct cls_wentry	*e;	/* its weights, when only is set */
 };
 
 struct cls_fvec {
-	struct cls_feat	*v;
-	size_t		 n, cap;
-	uint32_t	*idx;		/* 1 + index into v, 0 empty */
-	size_t		 idxmask;
+	struct cls_feat		*v;
+	size_t			 n, cap;
+	uint32_t		*idx;	/* 1 + index into v, 0 empty */
+	size_t			 idxmask;
+	/*
+	 * When set, a feature the model has no weight for is not kept:
+	 * it cannot change a score. Training and YL_CLS_FEATURES leave it
+	 * NULL to see every feature.
+	 */
+	const struct cls_model	*only;
 };
 
 void	cls_fvec_reset(struct cls_fvec *);

@@ -1676,9 +1676,12 @@ keep(struct yl_cls *c, int men, int dir, const char *how, int cue)
 	return 0;
 }
 
-/* Counts a phrase as a feature: "why=no_direction_cue_in_its". */
+/*
+ * Adds pfx + s as a feature, spaces made underscores, cut to 31 bytes:
+ * "why=no_direction_cue_in_its". A counted one (sum) adds up.
+ */
 static int
-add_named(struct cls_fvec *f, const char *pfx, const char *s)
+add_named(struct cls_fvec *f, const char *pfx, const char *s, int sum)
 {
 	char name[32];
 	size_t p = strlen(pfx), i;
@@ -1687,7 +1690,7 @@ add_named(struct cls_fvec *f, const char *pfx, const char *s)
 	for (i = 0; s[i] != '\0' && p + i < sizeof(name) - 1; i++)
 		name[p + i] = s[i] == ' ' ? '_' : s[i];
 	name[p + i] = '\0';
-	return cls_fvec_add(f, name, 1, 1);
+	return cls_fvec_add(f, name, 1, sum);
 }
 
 /*
@@ -1698,7 +1701,7 @@ add_named(struct cls_fvec *f, const char *pfx, const char *s)
  * `yalu train` learns from them (YL_CLS_FEATURES shows them).
  */
 static int
-features(struct yl_cls *c, size_t len)
+features(struct yl_cls *c, size_t len, int all)
 {
 	const struct yl_tax *t = c->t;
 	size_t i, j;
@@ -1721,6 +1724,7 @@ features(struct yl_cls *c, size_t len)
 			x->cat = cat;
 			x->dirs = 0;
 			cls_fvec_reset(&x->fv);
+			x->fv.only = all ? NULL : &t->model;
 			x->p = -1;
 		}
 		x->dirs |= 1u << c->kept[i].dir;
@@ -1728,19 +1732,15 @@ features(struct yl_cls *c, size_t len)
 	for (j = 0; j < c->ncands; j++) {
 		struct cand *x = &c->cands[j];
 		struct cls_fvec *f = &x->fv;
-		char name[64];
 		size_t first = len, npos = 0;
 		int d, bad = 0;
 
 		bad |= cls_fvec_add(f, "bias", 1, 0);
-		snprintf(name, sizeof(name), "cat=%s", t->cats[x->cat].id);
-		bad |= cls_fvec_add(f, name, 1, 0);
+		bad |= add_named(f, "cat=", t->cats[x->cat].id, 0);
 		for (d = 0; d < 3; d++)
-			if (x->dirs & 1u << d) {
-				snprintf(name, sizeof(name), "dir=%s",
-				    cls_dir_names[d]);
-				bad |= cls_fvec_add(f, name, 1, 0);
-			}
+			if (x->dirs & 1u << d)
+				bad |= add_named(f, "dir=", cls_dir_names[d],
+				    0);
 		for (i = 0; i < c->nkept + c->ndrops; i++) {
 			const struct match *m;
 
@@ -1751,7 +1751,7 @@ features(struct yl_cls *c, size_t len)
 				if (mn->cat != x->cat)
 					continue;
 				m = &c->m[mn->m];
-				bad |= add_named(f, "how=", c->kept[i].how);
+				bad |= add_named(f, "how=", c->kept[i].how, 1);
 			} else {
 				const struct drop *dr = &c->drops[i - c->nkept];
 				const struct cls_pat *p;
@@ -1761,7 +1761,7 @@ features(struct yl_cls *c, size_t len)
 				if (p->kind != K_COMMODITY || p->target !=
 				    x->cat)
 					continue;
-				bad |= add_named(f, "why=", dr->why);
+				bad |= add_named(f, "why=", dr->why, 1);
 			}
 			bad |= cls_fvec_words(f, c->body, len, m->os, m->oe);
 			if (m->os < first)
@@ -1818,13 +1818,13 @@ strong_dirs(const struct yl_cls *c, int cat, size_t n0, int *unsure)
  * the category as its evidence ("direction_from": "model").
  */
 static int
-model_stage(struct yl_cls *c, size_t len)
+model_stage(struct yl_cls *c, size_t len, int all)
 {
 	const struct cls_model *md = &c->t->model;
 	size_t i, j, n0;
 	int d;
 
-	if (features(c, len) == -1)
+	if (features(c, len, all) == -1)
 		return -1;
 	n0 = c->nkept;
 	for (j = 0; j < c->ncands; j++) {
@@ -2711,9 +2711,10 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			goto oom;
 	}
 	if (trade && c->t->model.set && !(flags & YL_CLS_RULES_ONLY) &&
-	    model_stage(c, len) == -1)
+	    model_stage(c, len, flags & YL_CLS_FEATURES) == -1)
 		goto oom;
-	else if (trade && (flags & YL_CLS_FEATURES) && features(c, len) == -1)
+	else if (trade && (flags & YL_CLS_FEATURES) && features(c, len, 1) ==
+	    -1)
 		goto oom;
 	for (i = 0; i < c->nkept; i++) {
 		const struct kept *k = &c->kept[i];

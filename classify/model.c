@@ -23,6 +23,32 @@ name_hash(const char *s, size_t len)
 	return yl_hash64(YL_FNV_OFFSET, s, len);
 }
 
+/* The entry for name (of hash h), or the empty slot where it would go. */
+static struct cls_wentry *
+slot(const struct cls_model *m, const char *name, uint64_t h)
+{
+	size_t i = (size_t)h & m->tabmask;
+
+	while (m->tab[i].name != NULL && (m->tab[i].hash != h ||
+	    strcmp(m->tab[i].name, name) != 0))
+		i = (i + 1) & m->tabmask;
+	return &m->tab[i];
+}
+
+/* The entry for name[0..len) (of hash h), or NULL. */
+static const struct cls_wentry *
+lookup(const struct cls_model *m, const char *name, size_t len, uint64_t h)
+{
+	size_t i = (size_t)h & m->tabmask;
+
+	for (; m->tab[i].name != NULL; i = (i + 1) & m->tabmask)
+		if (m->tab[i].hash == h &&
+		    strncmp(m->tab[i].name, name, len) == 0 &&
+		    m->tab[i].name[len] == '\0')
+			return &m->tab[i];
+	return NULL;
+}
+
 /* Rebuilds the hash index for 2 * cap slots. */
 static int
 reindex(struct cls_fvec *f)
@@ -47,23 +73,29 @@ reindex(struct cls_fvec *f)
 	return 0;
 }
 
-int
-cls_fvec_add(struct cls_fvec *f, const char *name, double v, int sum)
+/*
+ * Adds name[0..len) of hash h (name_hash) with value v: a feature added
+ * again is summed when sum is set, else its value is replaced.
+ */
+static int
+fvec_add(struct cls_fvec *f, const char *name, size_t len, uint64_t h,
+    double v, int sum)
 {
-	size_t len = strlen(name), k;
-	uint64_t h;
+	const struct cls_wentry *e = NULL;
 	struct cls_feat *x;
+	size_t k;
 
 	if (len >= sizeof(f->v->name))
 		len = sizeof(f->v->name) - 1;
-	h = name_hash(name, len);
+	if (f->only != NULL && (e = lookup(f->only, name, len, h)) == NULL)
+		return 0;	/* no weight: it cannot change a score */
 	if (f->idx == NULL && reindex(f) == -1)
 		return -1;
 	for (k = (size_t)h & f->idxmask; f->idx[k] != 0;
 	    k = (k + 1) & f->idxmask) {
 		x = &f->v[f->idx[k] - 1];
-		if (x->hash == h && strncmp(x->name, name, len) == 0 &&
-		    x->name[len] == '\0') {
+		if (x->hash == h && (e != NULL ? x->e == e :
+		    strncmp(x->name, name, len) == 0 && x->name[len] == '\0')) {
 			x->v = x->sum ? x->v + v : v;
 			return 0;
 		}
@@ -90,8 +122,19 @@ cls_fvec_add(struct cls_fvec *f, const char *name, double v, int sum)
 	x->hash = h;
 	x->v = v;
 	x->sum = sum;
+	x->e = e;
 	f->idx[k] = (uint32_t)f->n;
 	return 0;
+}
+
+int
+cls_fvec_add(struct cls_fvec *f, const char *name, double v, int sum)
+{
+	size_t len = strlen(name);
+
+	if (len >= sizeof(f->v->name))
+		len = sizeof(f->v->name) - 1;
+	return fvec_add(f, name, len, name_hash(name, len), v, sum);
 }
 
 void
@@ -110,41 +153,56 @@ cls_fvec_free(struct cls_fvec *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static int
+/* 1: a word byte (letter, apostrophe, hyphen); 2: an ASCII letter. */
+static const unsigned char wclass[256] = {
+	['a'] = 3, ['b'] = 3, ['c'] = 3, ['d'] = 3, ['e'] = 3, ['f'] = 3,
+	['g'] = 3, ['h'] = 3, ['i'] = 3, ['j'] = 3, ['k'] = 3, ['l'] = 3,
+	['m'] = 3, ['n'] = 3, ['o'] = 3, ['p'] = 3, ['q'] = 3, ['r'] = 3,
+	['s'] = 3, ['t'] = 3, ['u'] = 3, ['v'] = 3, ['w'] = 3, ['x'] = 3,
+	['y'] = 3, ['z'] = 3, ['A'] = 3, ['B'] = 3, ['C'] = 3, ['D'] = 3,
+	['E'] = 3, ['F'] = 3, ['G'] = 3, ['H'] = 3, ['I'] = 3, ['J'] = 3,
+	['K'] = 3, ['L'] = 3, ['M'] = 3, ['N'] = 3, ['O'] = 3, ['P'] = 3,
+	['Q'] = 3, ['R'] = 3, ['S'] = 3, ['T'] = 3, ['U'] = 3, ['V'] = 3,
+	['W'] = 3, ['X'] = 3, ['Y'] = 3, ['Z'] = 3, ['\''] = 1, ['-'] = 1
+};
+
+static inline int
 lower(int c)
 {
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-static int
+static inline int
 word_byte(int c)
 {
-	c = lower(c);
-	return (c >= 'a' && c <= 'z') || c == '\'' || c == '-';
+	return wclass[c] & 1;
 }
 
-static int
+static inline int
 is_letter(int c)
 {
-	c = lower(c);
-	return c >= 'a' && c <= 'z';
+	return wclass[c] & 2;
 }
 
-/* Adds pfx + body[a..b) lowercased (at most WORD_MAX bytes) to f. */
+/* Adds pfx (two bytes) + body[a..b) lowercased, at most WORD_MAX bytes. */
 static int
 add_word(struct cls_fvec *f, const char *pfx, const char *s, size_t a,
     size_t b)
 {
-	char name[8 + WORD_MAX];
-	size_t p = strlen(pfx), x, len = b - a;
+	char name[2 + WORD_MAX];
+	size_t x, len = b - a;
+	uint64_t h;
 
 	if (len > WORD_MAX)
 		len = WORD_MAX;
-	memcpy(name, pfx, p);
-	for (x = 0; x < len; x++)
-		name[p + x] = (char)lower((unsigned char)s[a + x]);
-	name[p + len] = '\0';
-	return cls_fvec_add(f, name, 1, 0);
+	name[0] = pfx[0];
+	name[1] = pfx[1];
+	h = name_hash(name, 2);
+	for (x = 0; x < len; x++) {
+		name[2 + x] = (char)lower((unsigned char)s[a + x]);
+		h = (h ^ (unsigned char)name[2 + x]) * 0x100000001b3ULL;
+	}
+	return fvec_add(f, name, 2 + len, h, 1, 0);
 }
 
 /*
@@ -233,17 +291,6 @@ cls_fvec_log1p(struct cls_fvec *f)
 			f->v[i].v = log1p(f->v[i].v);
 }
 
-/* The entry for name (of hash h), or the empty slot where it would go. */
-static struct cls_wentry *
-slot(const struct cls_model *m, const char *name, uint64_t h)
-{
-	size_t i = (size_t)h & m->tabmask;
-
-	while (m->tab[i].name != NULL && (m->tab[i].hash != h ||
-	    strcmp(m->tab[i].name, name) != 0))
-		i = (i + 1) & m->tabmask;
-	return &m->tab[i];
-}
 
 /*
  * One hash table keyed by the bare feature name with its four weights,
@@ -296,8 +343,8 @@ cls_model_score(const struct cls_model *m, const struct cls_fvec *f,
 	size_t i, d;
 
 	for (i = 0; i < f->n; i++) {
-		const struct cls_wentry *e = slot(m, f->v[i].name,
-		    f->v[i].hash);
+		const struct cls_wentry *e = f->v[i].e != NULL ? f->v[i].e :
+		    slot(m, f->v[i].name, f->v[i].hash);
 
 		if (e->name == NULL)
 			continue;
