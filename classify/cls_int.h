@@ -129,6 +129,7 @@ struct cls_model {
 	size_t			 tabmask;
 	double			 presence_min, direction_min;
 	double			 reassign_min;	/* unknown -> a direction */
+	double			 revive_min;	/* dropped -> traded; 0: never */
 	int			 set;
 };
 

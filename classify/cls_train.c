@@ -385,7 +385,8 @@ cls_cmd_train(int argc, char **argv)
 		fprintf(out, " --cost %g", cost);
 	fprintf(out, "`; do not edit: retrain (docs/quality.md says how).\n"
 	    "model:\n  reports: %d\n  presence_min: 0.5\n"
-	    "  direction_min: 0.5\n  reassign_min: 0.6\n  presence:\n",
+	    "  direction_min: 0.5\n  reassign_min: 0.6\n  revive_min: 0.6\n"
+	    "  presence:\n",
 	    nreports);
 	if ((np = fit(&pres, min_count, cost, out)) >= 0) {
 		fprintf(out, "  direction:\n");

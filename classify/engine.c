@@ -72,7 +72,7 @@ struct kept {
 /* A category the rules kept, as the model sees it. */
 struct cand {
 	int		 cat;
-	unsigned	 dirs;		/* 1 << dir, by the rules */
+	unsigned	 dirs;		/* 1 << dir, by the rules; 0: dropped */
 	struct cls_fvec	 fv;
 	double		 p, q[3];	/* presence; by direction */
 };
@@ -1676,6 +1676,18 @@ keep(struct yl_cls *c, int men, int dir, const char *how, int cue)
 	return 0;
 }
 
+/* Drops the learned stage may undo: no cue said where the goods went. */
+static const char why_nocue[] = "no direction cue in its sentence";
+static const char why_notrade[] = "no direction and no trade cue in its "
+    "sentence";
+static const char why_unsold[] = "not sold or bought";
+
+static int
+second_look(const char *why)
+{
+	return why == why_nocue || why == why_notrade || why == why_unsold;
+}
+
 /*
  * Adds pfx + s as a feature, spaces made underscores, cut to 31 bytes:
  * "why=no_direction_cue_in_its". A counted one (sum) adds up.
@@ -1729,13 +1741,36 @@ features(struct yl_cls *c, size_t len, int all)
 		}
 		x->dirs |= 1u << c->kept[i].dir;
 	}
+	/*
+	 * A category whose every mention was dropped for want of a cue in
+	 * its sentence gets a second look: the direction is often said a
+	 * sentence away ("The cargo was rolled steel. It went across on
+	 * Tuesday."). Its candidate has no rule directions (dirs 0).
+	 */
+	for (i = 0; i < c->ndrops; i++) {
+		const struct cls_pat *p = &t->pats[c->m[c->drops[i].m].pat];
+		struct cand *x;
+
+		if (p->kind != K_COMMODITY || !second_look(c->drops[i].why))
+			continue;
+		for (j = 0; j < c->ncands && c->cands[j].cat != p->target; j++)
+			;
+		if (j < c->ncands)
+			continue;
+		x = &c->cands[c->ncands++];
+		x->cat = p->target;
+		x->dirs = 0;
+		cls_fvec_reset(&x->fv);
+		x->fv.only = all ? NULL : &t->model;
+		x->p = -1;
+	}
 	for (j = 0; j < c->ncands; j++) {
 		struct cand *x = &c->cands[j];
 		struct cls_fvec *f = &x->fv;
 		size_t first = len, npos = 0;
 		int d, bad = 0;
 
-		bad |= cls_fvec_add(f, "bias", 1, 0);
+		bad |= cls_fvec_add(f, x->dirs ? "bias" : "dropped", 1, 0);
 		bad |= add_named(f, "cat=", t->cats[x->cat].id, 0);
 		for (d = 0; d < 3; d++)
 			if (x->dirs & 1u << d)
@@ -1805,8 +1840,60 @@ strong_dirs(const struct yl_cls *c, int cat, size_t n0, int *unsure)
 		if (strcmp(k->how, "cue") == 0 && k->cue >= 0 &&
 		    !c->m[k->cue].weak)
 			dirs |= 1u << k->dir;
+		/* a term's second category goes with it: a Mercedes-Benz */
+		if (!c->men[k->men].primary)
+			dirs |= 1u << k->dir;
 	}
 	return dirs;
+}
+
+/*
+ * Takes back the dropped mentions of x's category (second_look) as traded
+ * in the directions want: the model found trade the rules had no cue for.
+ * A direction other than unknown needs reassign_min, as for a category
+ * the rules left unknown.
+ */
+static int
+revive(struct yl_cls *c, const struct cand *x, unsigned want)
+{
+	const struct cls_model *md = &c->t->model;
+	size_t i;
+	int d;
+
+	for (d = DIR_IMPORT; d <= DIR_EXPORT; d++)
+		if (x->q[d] < md->reassign_min)
+			want &= ~(1u << d);
+	if (want == 0)
+		want = 1u << DIR_UNKNOWN;
+	else if (want & 6u)
+		want &= 6u;
+	for (i = 0; i < c->ndrops; i++) {
+		struct drop *dr = &c->drops[i];
+		const struct cls_pat *p = &c->t->pats[c->m[dr->m].pat];
+		struct mention *mn;
+
+		if (p->kind != K_COMMODITY || p->target != x->cat ||
+		    !second_look(dr->why))
+			continue;
+		if (reserve((void **)&c->men, &c->capmen, c->nmen + 1,
+		    sizeof(*mn)) == -1)
+			return -1;
+		mn = &c->men[c->nmen];
+		mn->m = dr->m;
+		mn->cat = x->cat;
+		mn->dir = DIR_UNKNOWN;
+		mn->how = "model";
+		mn->cue = -1;
+		mn->primary = 1;
+		mn->pat = c->m[dr->m].pat;
+		for (d = 0; d < 3; d++)
+			if ((want & 1u << d) &&
+			    keep(c, (int)c->nmen, d, "model", -1) == -1)
+				return -1;
+		c->nmen++;
+		dr->why = NULL;		/* taken back: not listed as dropped */
+	}
+	return 0;
 }
 
 /*
@@ -1844,6 +1931,12 @@ model_stage(struct yl_cls *c, size_t len, int all)
 		}
 		if (want == 0)
 			want = 1u << best;
+		if (x->dirs == 0) {
+			if (md->revive_min > 0 && x->p >= md->revive_min &&
+			    revive(c, x, want) == -1)
+				return -1;
+			continue;
+		}
 		if (x->p < md->presence_min)
 			want = 0;
 		/*
@@ -2092,7 +2185,7 @@ render(struct yl_cls *c, int relevance, int flags)
 	const struct yl_tax *t = c->t;
 	struct yl_buf *o = &c->out;
 	size_t i, j;
-	int f, explain = flags & YL_CLS_EXPLAIN;
+	int f, n, explain = flags & YL_CLS_EXPLAIN;
 
 	if (sort_hits(c) == -1) {
 		c->out.oom = 1;
@@ -2215,11 +2308,13 @@ render(struct yl_cls *c, int relevance, int flags)
 		render_cands(c, flags);
 	if (explain && c->ndrops > 0) {
 		PUT(o, ",\"dropped\":[");
-		for (i = 0; i < c->ndrops; i++) {
+		for (i = 0, n = 0; i < c->ndrops; i++) {
 			const struct drop *d = &c->drops[i];
 			const struct cls_pat *p = &t->pats[c->m[d->m].pat];
 
-			yl_buf_str(o, i ? ",{\"term\":" : "{\"term\":");
+			if (d->why == NULL)
+				continue;	/* taken back by the model */
+			yl_buf_str(o, n++ ? ",{\"term\":" : "{\"term\":");
 			yl_buf_json(o, p->written, strlen(p->written));
 			if (p->kind == K_COMMODITY) {
 				PUT(o, ",\"category\":");
@@ -2393,7 +2488,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			continue;
 		}
 		if (p->needs_sale && !sold_nearby(c, m)) {
-			if (add_drop(c, (int)i, -1, "not sold or bought") == -1)
+			if (add_drop(c, (int)i, -1, why_unsold) == -1)
 				goto oom;
 			continue;
 		}
@@ -2467,8 +2562,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		/* A foreign origin is a cue: "Chinese rice", "South Korean
 		 * cosmetics" came in (below). */
 		if (d == DIR_UNKNOWN && p->needs_cue && origin_of(c, i) < 0) {
-			if (add_drop(c, (int)i, -1, "no direction cue in its "
-			    "sentence") == -1)
+			if (add_drop(c, (int)i, -1, why_nocue) == -1)
 				goto oom;
 			continue;
 		}
@@ -2700,8 +2794,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			how = "category";
 		}
 		if (dir == DIR_UNKNOWN && strcmp(how, "pending") == 0) {
-			if (add_drop(c, mn->m, -1, "no direction and no trade "
-			    "cue in its sentence") == -1)
+			if (add_drop(c, mn->m, -1, why_notrade) == -1)
 				goto oom;
 			continue;
 		}

@@ -670,7 +670,8 @@ load_model(struct loader *ld, const struct yl_ydoc *doc,
 			    &m->ndirection);
 		else if (strcmp(k, "presence_min") == 0 ||
 		    strcmp(k, "direction_min") == 0 ||
-		    strcmp(k, "reassign_min") == 0) {
+		    strcmp(k, "reassign_min") == 0 ||
+		    strcmp(k, "revive_min") == 0) {
 			char *end = NULL;
 			double x = val->type == YL_Y_SCALAR ?
 			    strtod(val->str, &end) : -1;
@@ -680,14 +681,17 @@ load_model(struct loader *ld, const struct yl_ydoc *doc,
 				    "probability between 0 and 1", k);
 			else if (k[0] == 'p')
 				m->presence_min = x;
-			else if (k[0] == 'r')
+			else if (strcmp(k, "reassign_min") == 0)
 				m->reassign_min = x;
+			else if (k[0] == 'r')
+				m->revive_min = x;
 			else
 				m->direction_min = x;
 		} else if (strcmp(k, "reports") != 0)
 			yl_errs_at(&ld->errs, doc, key, "model: unknown key "
 			    "'%s' (presence, direction, presence_min, "
-			    "direction_min, reassign_min, reports)", k);
+			    "direction_min, reassign_min, revive_min, reports)",
+			    k);
 	}
 	if (m->presence == NULL || m->direction == NULL)
 		yl_errs_at(&ld->errs, doc, n, "model: needs both presence and "
