@@ -1706,6 +1706,39 @@ add_named(struct cls_fvec *f, const char *pfx, const char *s, int sum)
 }
 
 /*
+ * What the cues of a mention's sentence and of the sentences on each side
+ * say: "s-1=import" (the sentence before ends with an import cue),
+ * "s0=neg", "s+1=export". Directions are often said a sentence away.
+ */
+static int
+sentence_features(struct yl_cls *c, struct cls_fvec *f, int sent)
+{
+	static const char *const side[3] = { "s-1=", "s0=", "s+1=" };
+	static const struct { int flag; const char *name; } flags[] = {
+		{ S_TRADE, "trade" }, { S_NEG, "neg" }, { S_UNSURE, "unsure" },
+		{ S_GEN, "sanctions" },
+	};
+	int a, bad = 0;
+	size_t i;
+
+	for (a = -1; a <= 1; a++) {
+		int s = sent + a;
+
+		if (s < 0 || (size_t)s >= c->nsb)
+			continue;
+		if (c->sdir[s] > 0 && c->sdir[s] < 3)
+			bad |= add_named(f, side[a + 1],
+			    cls_dir_names[c->sdir[s]], 0);
+		if (a != 0)
+			continue;
+		for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			if (c->sflag[s] & flags[i].flag)
+				bad |= add_named(f, "s0=", flags[i].name, 0);
+	}
+	return bad;
+}
+
+/*
  * The features of each category the rules kept: its ID, the directions
  * the rules gave it, how they decided each mention, why they dropped the
  * others, how many mentions and where the first stands, how many
@@ -1799,6 +1832,7 @@ features(struct yl_cls *c, size_t len, int all)
 				bad |= add_named(f, "why=", dr->why, 1);
 			}
 			bad |= cls_fvec_words(f, c->body, len, m->os, m->oe);
+			bad |= sentence_features(c, f, m->sent);
 			if (m->os < first)
 				first = m->os;
 			npos++;
