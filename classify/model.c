@@ -75,7 +75,8 @@ reindex(struct cls_fvec *f)
 
 /*
  * Adds name[0..len) of hash h (name_hash) with value v: a feature added
- * again is summed when sum is set, else its value is replaced.
+ * again is summed when sum is set, else its value is replaced. len is
+ * shorter than a cls_feat name (callers cut it).
  */
 static int
 fvec_add(struct cls_fvec *f, const char *name, size_t len, uint64_t h,
@@ -85,8 +86,6 @@ fvec_add(struct cls_fvec *f, const char *name, size_t len, uint64_t h,
 	struct cls_feat *x;
 	size_t k;
 
-	if (len >= sizeof(f->v->name))
-		len = sizeof(f->v->name) - 1;
 	if (f->only != NULL && (e = lookup(f->only, name, len, h)) == NULL)
 		return 0;	/* no weight: it cannot change a score */
 	if (f->idx == NULL && reindex(f) == -1)
