@@ -91,6 +91,7 @@ struct cls_category {
 	struct cls_cites cite[4];
 	enum cls_dir	 default_dir;
 	int		 covered;	/* some direction cites something */
+	int		 foreign_sold;	/* foreign-made ones are no import */
 };
 
 struct cls_named {

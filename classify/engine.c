@@ -1454,15 +1454,18 @@ antecedent(const struct yl_cls *c, size_t n)
 }
 
 static const char transit_why[] = "foreign goods in transit";
+static const char foreign_why[] = "foreign-made goods of a kind the DPRK "
+    "sells: not its trade";
 
-/* Was a mention of pattern pat dropped as foreign goods in transit? */
+/* Was a mention of pattern pat dropped as foreign goods (in transit)? */
 static int
 transit_term(const struct yl_cls *c, int pat)
 {
 	size_t k;
 
 	for (k = 0; k < c->ndrops; k++)
-		if (c->drops[k].why == transit_why &&
+		if ((c->drops[k].why == transit_why ||
+		    c->drops[k].why == foreign_why) &&
 		    c->m[c->drops[k].m].pat == pat)
 			return 1;
 	return 0;
@@ -2606,6 +2609,17 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 */
 		if (p->fixed_dir == DIR_UNKNOWN &&
 		    (org = origin_of(c, i)) >= 0) {
+			/*
+			 * Goods the DPRK itself sells ("Russian coal",
+			 * "Russian fish" a Korean crew processes at Nakhodka)
+			 * pass through, are sold abroad or are Korean goods
+			 * under a false flag: none of it came in.
+			 */
+			if (t->cats[p->target].foreign_sold) {
+				if (add_drop(c, (int)i, org, foreign_why) == -1)
+					goto oom;
+				continue;
+			}
 			d = DIR_IMPORT;
 			how = "origin";
 			cue = org;

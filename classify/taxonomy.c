@@ -564,10 +564,12 @@ load_commodities(struct loader *ld, const struct yl_ydoc *doc,
 
 			if (strcmp(key, "cite") != 0 &&
 			    strcmp(key, "default_direction") != 0 &&
+			    strcmp(key, "foreign_origin") != 0 &&
 			    strcmp(key, "terms") != 0)
 				yl_errs_at(&ld->errs, doc, v->kids[j],
 				    "%s: unknown key '%s' (cite, "
-				    "default_direction, terms)", k->str, key);
+				    "default_direction, foreign_origin, terms)",
+				    k->str, key);
 		}
 		if ((x = yl_ymap_get(v, "cite")) != NULL)
 			parse_dir_cites(ld, doc, x, c->cite);
@@ -576,6 +578,17 @@ load_commodities(struct loader *ld, const struct yl_ydoc *doc,
 		    parse_dir(x->str, &c->default_dir) == -1))
 			yl_errs_at(&ld->errs, doc, x, "default_direction: "
 			    "import or export");
+		if ((x = yl_ymap_get(v, "foreign_origin")) != NULL) {
+			if (x->type == YL_Y_SCALAR &&
+			    strcmp(x->str, "import") == 0)
+				c->foreign_sold = 0;
+			else if (x->type == YL_Y_SCALAR &&
+			    strcmp(x->str, "not-dprk-trade") == 0)
+				c->foreign_sold = 1;
+			else
+				yl_errs_at(&ld->errs, doc, x, "foreign_origin: "
+				    "import or not-dprk-trade");
+		}
 		if ((x = yl_ymap_get(v, "terms")) == NULL)
 			yl_errs_at(&ld->errs, doc, v, "%s: terms: missing",
 			    k->str);

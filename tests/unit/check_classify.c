@@ -337,7 +337,8 @@ START_TEST(test_taxonomy_typo_and_duplicate_id_are_errors_with_position)
 	    "  seafod:\n    terms: [crab]\n"
 	    "  petroleum:\n    cite: {import: [UNSCR-9999-OP1]}\n"
 	    "    terms: [oil, {term: diesel, directon: import}]\n"
-	    "  petroleum:\n    terms: [oil]\n");
+	    "  petroleum:\n    terms: [oil]\n"
+	    "  coal:\n    foreign_origin: transit\n    terms: [coal]\n");
 	t = yl_tax_load(dir, err, sizeof(err));
 	ck_assert_ptr_null(t);
 	ck_assert_msg(strstr(err, "commodities.yaml:2:3: unknown commodity "
@@ -349,6 +350,8 @@ START_TEST(test_taxonomy_typo_and_duplicate_id_are_errors_with_position)
 	ck_assert_msg(strstr(err, "commodities.yaml:7:3: duplicate key "
 	    "'petroleum'") != NULL || strstr(err, "duplicate commodity "
 	    "category 'petroleum'") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "commodities.yaml:10:21: foreign_origin: "
+	    "import or not-dprk-trade") != NULL, "%s", err);
 	rm_dir(dir);
 
 	dir = broken_copy("places.yaml", "countries:\n  cn: [china]\n"
