@@ -92,6 +92,7 @@ struct cls_category {
 	enum cls_dir	 default_dir;
 	int		 covered;	/* some direction cites something */
 	int		 foreign_sold;	/* foreign-made ones are no import */
+	enum cls_dir	 usual_dir;	/* which way the DPRK trades them */
 };
 
 struct cls_named {

@@ -1457,6 +1457,56 @@ static const char transit_why[] = "foreign goods in transit";
 static const char foreign_why[] = "foreign-made goods of a kind the DPRK "
     "sells: not its trade";
 
+static enum cls_dir
+turned(enum cls_dir d)
+{
+	return d == DIR_IMPORT ? DIR_EXPORT : d == DIR_EXPORT ? DIR_IMPORT : d;
+}
+
+/*
+ * The direction barter cue q gives commodity mention m. Which side of a
+ * barter is the DPRK's is known from the goods: it sells coal, seafood and
+ * shells and buys fuel, flour and machines (the categories'
+ * usual_direction). Goods of such a category go their usual way ("anthracite
+ * by night, gasoline in return"; "the shells were paid for with wheat").
+ * Other goods go the way of such goods on their side of the cue in their
+ * clause, and the other way from such goods elsewhere in the sentence
+ * ("bracken and pollack ..., and in return flour and batteries"). Else the
+ * cue says it: goods after "taking back" came in, goods before it went out.
+ */
+static enum cls_dir
+barter_dir(const struct yl_cls *c, const struct match *m,
+    const struct match *q)
+{
+	const struct yl_tax *t = c->t;
+	int cat = t->pats[m->pat].target, vote = 0;
+	size_t k;
+
+	if (t->cats[cat].usual_dir == DIR_IMPORT ||
+	    t->cats[cat].usual_dir == DIR_EXPORT)
+		return t->cats[cat].usual_dir;
+	for (k = c->sfirst[m->sent]; k < c->nm && c->m[k].sent == m->sent;
+	    k++) {
+		const struct match *o = &c->m[k];
+		const struct cls_pat *p = &t->pats[o->pat];
+		enum cls_dir u;
+
+		if (p->kind != K_COMMODITY || p->target == cat)
+			continue;
+		u = t->cats[p->target].usual_dir;
+		if (u != DIR_IMPORT && u != DIR_EXPORT)
+			continue;
+		if (o->clause != m->clause ||
+		    (o->os < q->os) != (m->os < q->os))
+			u = turned(u);
+		vote += u == DIR_IMPORT ? 1 : -1;
+	}
+	if (vote != 0)
+		return vote > 0 ? DIR_IMPORT : DIR_EXPORT;
+	return m->os >= q->os ? (enum cls_dir)q->dir :
+	    turned((enum cls_dir)q->dir);
+}
+
 /* Was a mention of pattern pat dropped as foreign goods (in transit)? */
 static int
 transit_term(const struct yl_cls *c, int pat)
@@ -2557,16 +2607,11 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				how = t->pats[q->pat].kind == K_CUE_IMPORT ||
 				    t->pats[q->pat].kind == K_CUE_EXPORT ?
 				    "cue" : "place";
-				/*
-				 * Barter: goods named before "taking back" or
-				 * "paid for with" went the other way.
-				 */
-				if (how[0] == 'c' && q->os >= m->oe &&
-				    t->pats[q->pat].target == CLS_CUE_BARTER)
-					d = d == DIR_IMPORT ? DIR_EXPORT :
-					    DIR_IMPORT;
 			}
 		}
+		if (cue >= 0 && how[0] == 'c' &&
+		    t->pats[c->m[cue].pat].target == CLS_CUE_BARTER)
+			d = barter_dir(c, m, &c->m[cue]);
 		/*
 		 * A trade verb seen from the other side: "a Kobe company
 		 * exporting cosmetics that ended up in North Korea", "China

@@ -565,11 +565,12 @@ load_commodities(struct loader *ld, const struct yl_ydoc *doc,
 			if (strcmp(key, "cite") != 0 &&
 			    strcmp(key, "default_direction") != 0 &&
 			    strcmp(key, "foreign_origin") != 0 &&
+			    strcmp(key, "usual_direction") != 0 &&
 			    strcmp(key, "terms") != 0)
 				yl_errs_at(&ld->errs, doc, v->kids[j],
 				    "%s: unknown key '%s' (cite, "
-				    "default_direction, foreign_origin, terms)",
-				    k->str, key);
+				    "default_direction, foreign_origin, "
+				    "usual_direction, terms)", k->str, key);
 		}
 		if ((x = yl_ymap_get(v, "cite")) != NULL)
 			parse_dir_cites(ld, doc, x, c->cite);
@@ -577,6 +578,12 @@ load_commodities(struct loader *ld, const struct yl_ydoc *doc,
 		    (x->type != YL_Y_SCALAR ||
 		    parse_dir(x->str, &c->default_dir) == -1))
 			yl_errs_at(&ld->errs, doc, x, "default_direction: "
+			    "import or export");
+		c->usual_dir = c->default_dir;
+		if ((x = yl_ymap_get(v, "usual_direction")) != NULL &&
+		    (x->type != YL_Y_SCALAR ||
+		    parse_dir(x->str, &c->usual_dir) == -1))
+			yl_errs_at(&ld->errs, doc, x, "usual_direction: "
 			    "import or export");
 		if ((x = yl_ymap_get(v, "foreign_origin")) != NULL) {
 			if (x->type == YL_Y_SCALAR &&

@@ -338,7 +338,8 @@ START_TEST(test_taxonomy_typo_and_duplicate_id_are_errors_with_position)
 	    "  petroleum:\n    cite: {import: [UNSCR-9999-OP1]}\n"
 	    "    terms: [oil, {term: diesel, directon: import}]\n"
 	    "  petroleum:\n    terms: [oil]\n"
-	    "  coal:\n    foreign_origin: transit\n    terms: [coal]\n");
+	    "  coal:\n    foreign_origin: transit\n    terms: [coal]\n"
+	    "  wood:\n    usual_direction: out\n    terms: [logs]\n");
 	t = yl_tax_load(dir, err, sizeof(err));
 	ck_assert_ptr_null(t);
 	ck_assert_msg(strstr(err, "commodities.yaml:2:3: unknown commodity "
@@ -352,6 +353,8 @@ START_TEST(test_taxonomy_typo_and_duplicate_id_are_errors_with_position)
 	    "category 'petroleum'") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "commodities.yaml:10:21: foreign_origin: "
 	    "import or not-dprk-trade") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "commodities.yaml:13:22: usual_direction: "
+	    "import or export") != NULL, "%s", err);
 	rm_dir(dir);
 
 	dir = broken_copy("places.yaml", "countries:\n  cn: [china]\n"
