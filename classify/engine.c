@@ -1456,6 +1456,8 @@ antecedent(const struct yl_cls *c, size_t n)
 static const char transit_why[] = "foreign goods in transit";
 static const char foreign_why[] = "foreign-made goods of a kind the DPRK "
     "sells: not its trade";
+static const char sold_in_why[] = "goods of a kind the DPRK sells seen "
+    "coming in: the buyer's side or its own catch";
 
 static enum cls_dir
 turned(enum cls_dir d)
@@ -1507,15 +1509,18 @@ barter_dir(const struct yl_cls *c, const struct match *m,
 	    turned((enum cls_dir)q->dir);
 }
 
-/* Was a mention of pattern pat dropped as foreign goods (in transit)? */
+/*
+ * Was a mention of pattern pat dropped for why, or as foreign goods (in
+ * transit) where why is transit_why?
+ */
 static int
-transit_term(const struct yl_cls *c, int pat)
+dropped_as(const struct yl_cls *c, int pat, const char *why)
 {
 	size_t k;
 
 	for (k = 0; k < c->ndrops; k++)
-		if ((c->drops[k].why == transit_why ||
-		    c->drops[k].why == foreign_why) &&
+		if ((c->drops[k].why == why || (why == transit_why &&
+		    c->drops[k].why == foreign_why)) &&
 		    c->m[c->drops[k].m].pat == pat)
 			return 1;
 	return 0;
@@ -2678,8 +2683,15 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		if (transit && p->fixed_dir == DIR_UNKNOWN &&
 		    (strcmp(how, "origin") == 0 || ((cue < 0 ||
 		    c->m[cue].clause != m->clause || c->m[cue].weak) &&
-		    transit_term(c, m->pat)))) {
+		    dropped_as(c, m->pat, transit_why)))) {
 			if (add_drop(c, (int)i, cue, transit_why) == -1)
+				goto oom;
+			continue;
+		}
+		/* "The squid sold fast" after the squid fishermen brought in. */
+		if ((cue < 0 || c->m[cue].clause != m->clause ||
+		    c->m[cue].weak) && dropped_as(c, m->pat, sold_in_why)) {
+			if (add_drop(c, (int)i, cue, sold_in_why) == -1)
 				goto oom;
 			continue;
 		}
@@ -2749,6 +2761,16 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				d = (enum cls_dir)sdir[m->sent - a];
 				how = "carried";
 			}
+		/*
+		 * Goods the DPRK sells are not seen coming in: "bought from"
+		 * and "arrived from" are the buyer's side of an export, and
+		 * the snow crab fishing boats "bring in" is their own catch.
+		 */
+		if (d == DIR_IMPORT && t->cats[p->target].foreign_sold) {
+			if (add_drop(c, (int)i, cue, sold_in_why) == -1)
+				goto oom;
+			continue;
+		}
 		/*
 		 * A mention nothing gives a direction is kept, as unknown,
 		 * only where its own sentence speaks of trade: "rebar" in a
