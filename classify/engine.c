@@ -2014,6 +2014,9 @@ model_stage(struct yl_cls *c, size_t len, int all)
 
 		cls_model_score(md, &x->fv, pr);
 		x->p = pr[0];
+		/* the DPRK does not buy what it sells (foreign_origin) */
+		if (c->t->cats[x->cat].foreign_sold)
+			pr[1 + DIR_IMPORT] = 0;
 		for (d = 0; d < 3; d++) {
 			x->q[d] = pr[1 + d];
 			if (x->q[d] > x->q[best])
