@@ -83,6 +83,9 @@ struct cls_pat {
 	int		 needs_cue;
 	int		 needs_sale;	/* a transport word that is goods only
 					   where it is sold or bought */
+	int		 foreign_sold;	/* goods the DPRK sells: never come in
+					   (the category's unless the term
+					   says) */
 	int		 country;	/* crossing terms: country index, -1 */
 };
 

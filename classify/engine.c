@@ -2668,7 +2668,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			 * pass through, are sold abroad or are Korean goods
 			 * under a false flag: none of it came in.
 			 */
-			if (t->cats[p->target].foreign_sold) {
+			if (p->foreign_sold) {
 				if (add_drop(c, (int)i, org, foreign_why) == -1)
 					goto oom;
 				continue;
@@ -2769,7 +2769,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * and "arrived from" are the buyer's side of an export, and
 		 * the snow crab fishing boats "bring in" is their own catch.
 		 */
-		if (d == DIR_IMPORT && t->cats[p->target].foreign_sold) {
+		if (d == DIR_IMPORT && p->foreign_sold) {
 			if (add_drop(c, (int)i, cue, sold_in_why) == -1)
 				goto oom;
 			continue;

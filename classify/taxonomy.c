@@ -253,6 +253,24 @@ named_add(struct cls_named **v, size_t *n, const char *id)
  * Adds one term (a scalar or a map) of the given kind and target. Returns
  * the new pattern or NULL after recording an error.
  */
+/* foreign_origin: import (0) or not-dprk-trade (1), on *out. */
+static int
+parse_foreign(struct loader *ld, const struct yl_ydoc *doc,
+    const struct yl_ynode *x, int *out)
+{
+	if (x->type == YL_Y_SCALAR && strcmp(x->str, "import") == 0)
+		*out = 0;
+	else if (x->type == YL_Y_SCALAR &&
+	    strcmp(x->str, "not-dprk-trade") == 0)
+		*out = 1;
+	else {
+		yl_errs_at(&ld->errs, doc, x, "foreign_origin: import or "
+		    "not-dprk-trade, on commodities");
+		return -1;
+	}
+	return 0;
+}
+
 static struct cls_pat *
 add_term(struct loader *ld, const struct yl_ydoc *doc,
     const struct yl_ynode *n, enum cls_kind kind, int target)
@@ -267,7 +285,8 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 	if (n->type == YL_Y_MAP) {
 		size_t i;
 		static const char *const keys[] = { "term", "also", "cite",
-		    "direction", "needs_cue", "needs_sale", "country", NULL };
+		    "direction", "needs_cue", "needs_sale", "foreign_origin",
+		    "country", NULL };
 
 		for (i = 0; i + 1 < n->n; i += 2)
 			if (n->kids[i]->type != YL_Y_SCALAR ||
@@ -275,7 +294,7 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 				yl_errs_at(&ld->errs, doc, n->kids[i],
 				    "unknown term key '%s' (term, also, cite, "
 				    "direction, needs_cue, needs_sale, "
-				    "country)",
+				    "foreign_origin, country)",
 				    n->kids[i]->str ? n->kids[i]->str : "?");
 				bad = 1;
 			}
@@ -311,6 +330,8 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 	p->prefix = prefix;
 	p->country = -1;
 	p->also[0] = -1;
+	if (kind == K_COMMODITY)
+		p->foreign_sold = t->cats[target].foreign_sold;
 	if ((raw = yl_norm_dup(tn->str, rlen, &p->len)) == NULL ||
 	    p->len == 0) {
 		free(raw);
@@ -385,6 +406,11 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 			    "false, on commodity terms");
 			bad = 1;
 		}
+	}
+	if ((v = yl_ymap_get(n, "foreign_origin")) != NULL) {
+		if (kind != K_COMMODITY ||
+		    parse_foreign(ld, doc, v, &p->foreign_sold) == -1)
+			bad = 1;
 	}
 	if ((v = yl_ymap_get(n, "country")) != NULL) {
 		if (kind != K_CROSSING || v->type != YL_Y_SCALAR ||
@@ -585,17 +611,8 @@ load_commodities(struct loader *ld, const struct yl_ydoc *doc,
 		    parse_dir(x->str, &c->usual_dir) == -1))
 			yl_errs_at(&ld->errs, doc, x, "usual_direction: "
 			    "import or export");
-		if ((x = yl_ymap_get(v, "foreign_origin")) != NULL) {
-			if (x->type == YL_Y_SCALAR &&
-			    strcmp(x->str, "import") == 0)
-				c->foreign_sold = 0;
-			else if (x->type == YL_Y_SCALAR &&
-			    strcmp(x->str, "not-dprk-trade") == 0)
-				c->foreign_sold = 1;
-			else
-				yl_errs_at(&ld->errs, doc, x, "foreign_origin: "
-				    "import or not-dprk-trade");
-		}
+		if ((x = yl_ymap_get(v, "foreign_origin")) != NULL)
+			(void)parse_foreign(ld, doc, x, &c->foreign_sold);
 		if ((x = yl_ymap_get(v, "terms")) == NULL)
 			yl_errs_at(&ld->errs, doc, v, "%s: terms: missing",
 			    k->str);
