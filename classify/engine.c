@@ -1510,6 +1510,43 @@ barter_dir(const struct yl_cls *c, const struct match *m,
 }
 
 /*
+ * For an export cue ending in "to" or "in" at match q ("sold to", "to a
+ * company registered in"): where the first place after it, in its clause,
+ * within 60 bytes and before any comma, is on the DPRK side and not named
+ * as a way through ("sold to a Rason food-distribution company", "to a
+ * company registered in Rason"), its match index, else -1.
+ */
+static const char *const w_through[] = { "from", "via", "through", NULL };
+
+static int
+buyer_home(const struct yl_cls *c, size_t q)
+{
+	const struct match *cu = &c->m[q];
+	const char *s = c->norm.s;
+	size_t k, j, ws = 0, n;
+
+	if (cu->ne < 3 || (memcmp(s + cu->ne - 3, " to", 3) != 0 &&
+	    memcmp(s + cu->ne - 3, " in", 3) != 0))
+		return -1;
+	for (k = q + 1; k < c->nm && c->m[k].clause == cu->clause &&
+	    c->m[k].ns <= cu->ne + 60; k++) {
+		const struct cls_pat *p = &c->t->pats[c->m[k].pat];
+
+		if (p->kind != K_CROSSING && p->kind != K_COUNTRY)
+			continue;
+		for (j = cu->ne; j < c->m[k].ns; j++)
+			if (s[j] == ',' || s[j] == ';')
+				return -1;
+		n = word_before(s, c->m[k].ns, &ws);
+		if (p->kind == K_CROSSING && p->country < 0 &&
+		    !in_words(w_through, s, ws, n))
+			return (int)k;
+		return -1;
+	}
+	return -1;
+}
+
+/*
  * Was a mention of pattern pat dropped for why, or as foreign goods (in
  * transit) where why is transit_why?
  */
@@ -2637,6 +2674,16 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 					cue = (int)k;
 					break;
 				}
+			/*
+			 * "sold to a Rason food distributor", "sold the
+			 * machines to a company registered in Rason": the
+			 * buyer is on the DPRK side, so the goods came in.
+			 */
+			if (d == DIR_EXPORT && (k = (size_t)buyer_home(c,
+			    (size_t)cue)) != (size_t)-1) {
+				d = DIR_IMPORT;
+				cue = (int)k;
+			}
 		}
 		if (p->fixed_dir != DIR_UNKNOWN) {
 			d = p->fixed_dir;
