@@ -74,12 +74,13 @@ rc=$?
 set -e
 [ "$rc" -eq 78 ] || fail "bad model.yaml: exit $rc, want 78"
 grep -q "model.yaml:3:13: model: presence: weight of 'bias' is not a number" "$tmp/err5" || fail "bad weight not reported: $(cat "$tmp/err5")"
-# --rules-only leaves the learned stage out: the idle excavators the rules
-# keep (direction unknown) are dropped by the model.
-echo "Traders moved the iron ore to China, while the excavators stayed idle." > "$tmp/idle.txt"
-"$yalu" classify --taxonomy "$tax" --rules-only "$tmp/idle.txt" | grep -q '"machinery-electrical","direction":"unknown"' || fail "--rules-only lost the rules' excavators"
+# --rules-only leaves the learned stage out: the noodles the crews bought for
+# the trip, which the rules keep (foodstuffs default to import), are dropped
+# by the model.
+echo "Iron ore went to China by rail; the crews bought noodles for the trip." > "$tmp/idle.txt"
+"$yalu" classify --taxonomy "$tax" --rules-only "$tmp/idle.txt" | grep -q '"foodstuffs","direction":"import"' || fail "--rules-only lost the rules' noodles"
 "$yalu" classify --taxonomy "$tax" --explain "$tmp/idle.txt" > "$tmp/idle.json"
-grep -q '"machinery-electrical"' "$tmp/idle.json" && ! grep -q '"id":"machinery-electrical"' "$tmp/idle.json" || fail "the model kept the idle excavators: $(cat "$tmp/idle.json")"
+grep -q '"foodstuffs"' "$tmp/idle.json" && ! grep -q '"id":"foodstuffs"' "$tmp/idle.json" || fail "the model kept the crews' noodles: $(cat "$tmp/idle.json")"
 grep -q '"the model reads no trade in it"' "$tmp/idle.json" || fail "--explain does not say the model dropped them"
 # eval --against scores a second annotator's labels with the same
 # arithmetic (inter-annotator agreement): nothing is classified.
