@@ -1509,6 +1509,9 @@ barter_dir(const struct yl_cls *c, const struct match *m,
 	    turned((enum cls_dir)q->dir);
 }
 
+/* Words that name a place as a way through: "via Sinuiju". */
+static const char *const w_through[] = { "from", "via", "through", NULL };
+
 /*
  * For an export cue ending in "to" or "in" at match q ("sold to", "to a
  * company registered in"): where the first place after it, in its clause,
@@ -1516,8 +1519,6 @@ barter_dir(const struct yl_cls *c, const struct match *m,
  * as a way through ("sold to a Rason food-distribution company", "to a
  * company registered in Rason"), its match index, else -1.
  */
-static const char *const w_through[] = { "from", "via", "through", NULL };
-
 static int
 buyer_home(const struct yl_cls *c, size_t q)
 {
