@@ -67,9 +67,14 @@ yl_tmpdir() {
 yl_unique() { printf '%s-%s%s\n' "$$" "$RANDOM" "$RANDOM"; }
 
 yl_free_port() {
-    local p i
+    local p i lo=20000 hi=32767 eph
+    # Below the kernel's ephemeral range: a port a client socket (a Kafka
+    # connection) holds as its own end answers no connect, yet cannot be
+    # bound, so a daemon given it would fail to start.
+    read -r eph _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph=32768
+    ((eph > lo + 1000)) && hi=$((eph - 1))
     for ((i = 0; i < 100; i++)); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((lo + RANDOM % (hi - lo + 1)))
         # Nothing answers a connect: free (a race remains, as everywhere).
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             printf '%s\n' "$p"
