@@ -740,27 +740,6 @@ static const char *const abbrevs[] = {
 	"etc", "approx", "jr", "prof", "capt", "maj", "cmdr", "adm", NULL
 };
 
-/*
- * abbrevs[] by first letter, built on first use: a sentence end is tested
- * against the few that share its first letter, not against all of them.
- */
-#define ABBREV_PER_LETTER	8
-static const char *abbrev_by[26][ABBREV_PER_LETTER + 1];
-static int abbrev_indexed;
-
-static void
-abbrev_index(void)
-{
-	size_t i, n[26] = { 0 };
-
-	for (i = 0; abbrevs[i] != NULL; i++) {
-		int k = abbrevs[i][0] - 'a';
-
-		if (n[k] < ABBREV_PER_LETTER)
-			abbrev_by[k][n[k]++] = abbrevs[i];
-	}
-}
-
 static int
 is_abbrev(const char *body, size_t dot)
 {
@@ -785,12 +764,8 @@ is_abbrev(const char *body, size_t dot)
 	w[l] = '\0';
 	if (w[0] < 'a' || w[0] > 'z')
 		return 0;
-	if (!abbrev_indexed) {
-		abbrev_index();
-		abbrev_indexed = 1;
-	}
-	for (v = abbrev_by[w[0] - 'a']; *v != NULL; v++)
-		if (strcmp(w, *v) == 0)
+	for (v = abbrevs; *v != NULL; v++)
+		if ((*v)[0] == w[0] && strcmp(w, *v) == 0)
 			return 1;
 	return 0;
 }
@@ -855,12 +830,11 @@ segment(struct yl_cls *c, const char *body, size_t len)
 	const unsigned char *s = (const unsigned char *)body;
 	size_t i, linestart = 0;
 
-	static unsigned char special[256];
+	static const unsigned char special[256] = {
+		['\n'] = 1, ['.'] = 1, ['!'] = 1, ['?'] = 1, [';'] = 1,
+		[':'] = 1, [0xE3] = 1, [0xEF] = 1
+	};
 
-	if (!special['\n']) {
-		special['\n'] = special['.'] = special['!'] = special['?'] = 1;
-		special[0xE3] = special[0xEF] = special[';'] = special[':'] = 1;
-	}
 	c->nsb = c->ncb = 0;
 	if (push_break(&c->sb, &c->nsb, &c->capsb, 0) == -1)
 		return -1;
