@@ -386,6 +386,7 @@ cls_for_each_input(char **files, int nfiles, size_t max_body,
 	for (i = 0; i < nfiles; i++) {
 		DIR *d;
 		struct dirent *de;
+		struct stat st;
 		char **names = NULL, path[4096];
 		size_t n = 0, nalloc = 0, k;
 
@@ -407,6 +408,14 @@ cls_for_each_input(char **files, int nfiles, size_t max_body,
 			if (de->d_name[0] == '.' || (!has_suffix(de->d_name,
 			    ".txt") && !has_suffix(de->d_name, ".jsonl")))
 				continue;
+			/* A FIFO or socket would block the whole run. */
+			if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+			    !S_ISREG(st.st_mode)) {
+				fprintf(stderr, "yalu: %s/%s: not a regular "
+				    "file\n", files[i], de->d_name);
+				bad++;
+				continue;
+			}
 			if (n == nalloc) {
 				nalloc = nalloc ? nalloc * 2 : 256;
 				if ((p = realloc(names, nalloc * sizeof(*p))) ==

@@ -56,6 +56,16 @@ echo "Rice was imported from China through Sinuiju." | "$yalu" classify --taxono
 "$yalu" classify --taxonomy "$tax" < "$tmp/r.jsonl" > "$tmp/out3" 2>/dev/null || true
 grep -q '"id":"j1"' "$tmp/out3" || fail "stdin jsonl"
 
+# A directory's FIFO named *.txt is refused, not opened (it would block the
+# run); the directory's other reports are still classified.
+mkdir "$tmp/dir"
+echo "Squid went out from Hyesan to China by truck." > "$tmp/dir/a.txt"
+mkfifo "$tmp/dir/pipe.txt"
+rc=0; timeout 60 "$yalu" classify --taxonomy "$tax" "$tmp/dir" > "$tmp/out4" 2> "$tmp/err4" || rc=$?
+[ "$rc" -eq 1 ] || fail "directory with a FIFO: exit $rc, want 1"
+grep -q "dir/pipe.txt: not a regular file" "$tmp/err4" || fail "FIFO not named: $(cat "$tmp/err4")"
+grep -q '^{"id":"a",' "$tmp/out4" || fail "the directory's report was not classified"
+
 # A broken taxonomy is refused with file:line:col and exit 78.
 cp -r "$tax" "$tmp/tax"
 printf 'commodities:\n  seafod:\n    terms: [crab]\n' > "$tmp/tax/zz-typo.yaml"
