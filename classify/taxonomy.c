@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -917,7 +918,10 @@ check_duplicates(struct loader *ld)
  * database is therefore cached, keyed by every pattern's text and the
  * matcher's version, in $YALU_CACHE, else $XDG_CACHE_HOME/yalu, else
  * ~/.cache/yalu. No cache directory or a stale file just means compiling.
+ * Every edit of the taxonomy makes a new file (about 1 MB): the
+ * CACHE_KEEP most recently used are kept, the others removed.
  */
+#define CACHE_KEEP	8
 static char	*read_file(const char *, size_t *);
 
 static int
@@ -965,10 +969,72 @@ cache_load(struct yl_tax *t, const char *path)
 	int rc = -1;
 
 	if (bytes != NULL && len > 0 &&
-	    hs_deserialize_database(bytes, len, &t->db) == HS_SUCCESS)
+	    hs_deserialize_database(bytes, len, &t->db) == HS_SUCCESS) {
 		rc = 0;
+		utimensat(AT_FDCWD, path, NULL, 0);	/* used: keep it */
+	}
 	free(bytes);
 	return rc;
+}
+
+struct cache_file {
+	char		name[32];
+	struct timespec	mtime;
+};
+
+static int
+cache_file_cmp(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct cache_file *)a)->mtime;
+	const struct timespec *y = &((const struct cache_file *)b)->mtime;
+
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? 1 : -1;	/* newest first */
+	if (x->tv_nsec != y->tv_nsec)
+		return x->tv_nsec < y->tv_nsec ? 1 : -1;
+	return 0;
+}
+
+/*
+ * Best effort: remove all but the CACHE_KEEP most recently used
+ * taxonomy-<key>.hsdb files of dir (nothing else there: the broker's jars
+ * share the directory).
+ */
+static void
+cache_prune(const char *dir)
+{
+	struct cache_file *v = NULL, *p;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		if (l != strlen("taxonomy-") + 16 + strlen(".hsdb") ||
+		    strncmp(de->d_name, "taxonomy-", 9) != 0 ||
+		    strcmp(de->d_name + l - 5, ".hsdb") != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) == -1)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((p = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = p;
+		}
+		memcpy(v[n].name, de->d_name, l + 1);
+		v[n++].mtime = st.st_mtim;
+	}
+	if (n > CACHE_KEEP) {
+		qsort(v, n, sizeof(*v), cache_file_cmp);
+		for (i = CACHE_KEEP; i < n; i++)
+			unlinkat(dirfd(d), v[i].name, 0);
+	}
+	closedir(d);
+	free(v);
 }
 
 /* Best effort: write to a temporary name, then rename into place. */
@@ -995,8 +1061,10 @@ cache_store(const struct yl_tax *t, const char *path)
 	if ((fp = fopen(tmp, "wb")) != NULL) {
 		int ok = fwrite(bytes, 1, len, fp) == len;
 
-		if (fclose(fp) == 0 && ok)
-			rename(tmp, path);
+		/* dir: the cache directory, path's own */
+		if (fclose(fp) == 0 && ok && rename(tmp, path) == 0 &&
+		    strchr(path, '/') != NULL)
+			cache_prune(dir);
 		unlink(tmp);
 	}
 	free(bytes);

@@ -66,6 +66,21 @@ rc=0; timeout 60 "$yalu" classify --taxonomy "$tax" "$tmp/dir" > "$tmp/out4" 2> 
 grep -q "dir/pipe.txt: not a regular file" "$tmp/err4" || fail "FIFO not named: $(cat "$tmp/err4")"
 grep -q '^{"id":"a",' "$tmp/out4" || fail "the directory's report was not classified"
 
+# The compiled-terms cache keeps the 8 most recently used databases: every
+# edit of the taxonomy writes a new one, and the old ones must not pile up.
+# Other files in the directory (the broker's jars) are left alone.
+mkdir -p "$tmp/cache/kafka-9.9/lib"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	touch -d "2020-01-$((10 + i))" "$tmp/cache/taxonomy-$(printf '%016x' "$i").hsdb"
+done
+YALU_CACHE=$tmp/cache "$yalu" classify --taxonomy "$tax" "$tmp/a.txt" > /dev/null || fail "classify with a fresh cache: exit $?"
+n=$(ls "$tmp/cache" | grep -c '^taxonomy-.*\.hsdb$' || true)
+[ "$n" -eq 8 ] || fail "cache keeps $n databases, want 8: $(ls "$tmp/cache")"
+[ ! -e "$tmp/cache/taxonomy-0000000000000001.hsdb" ] && [ ! -e "$tmp/cache/taxonomy-0000000000000003.hsdb" ] || fail "the oldest databases were kept"
+[ -e "$tmp/cache/taxonomy-000000000000000a.hsdb" ] || fail "a recent database was removed"
+[ -d "$tmp/cache/kafka-9.9/lib" ] || fail "the prune removed a directory that is not a database"
+YALU_CACHE=$tmp/cache "$yalu" classify --taxonomy "$tax" "$tmp/a.txt" | grep -q '"seafood","direction":"export"' || fail "classify from the cached database"
+
 # A broken taxonomy is refused with file:line:col and exit 78.
 cp -r "$tax" "$tmp/tax"
 printf 'commodities:\n  seafod:\n    terms: [crab]\n' > "$tmp/tax/zz-typo.yaml"
