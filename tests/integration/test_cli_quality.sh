@@ -20,7 +20,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # reports each half must score
-declare -A nreports=([tune]=296 [holdout]=32 [blind]=32 [blind2]=40 [blind3]=32)
+declare -A nreports=([tune]=440 [holdout]=32 [blind]=32 [blind2]=40 [blind3]=32)
 
 # half  score (a jq path into the eval JSON)          floor
 floors=(
