@@ -1312,6 +1312,51 @@ origin_of(const struct yl_cls *c, size_t i)
 	return -1;
 }
 
+/*
+ * A country said of goods right after them ("that coal is Russian", "the
+ * logs were Russian"): its match index, or -1. Only goods the DPRK sells
+ * ask (foreign_sold): that coal passes through, it is no DPRK trade.
+ */
+static int
+origin_after1(const struct yl_cls *c, size_t i)
+{
+	static const char *const links[] = { " is ", " was ", " are ",
+		" were ", " is all ", " was all ", " is mostly ",
+		" was mostly ", NULL };
+	const struct match *m = &c->m[i];
+	const char *s = c->norm.s;
+	size_t k, l;
+
+	for (k = i + 1; k < c->nm && c->m[k].sent == m->sent &&
+	    c->m[k].ns <= m->ne + 12; k++) {
+		const struct match *q = &c->m[k];
+		const char *const *v;
+
+		if (c->t->pats[q->pat].kind != K_COUNTRY || q->ns <= m->ne)
+			continue;
+		for (v = links; *v != NULL; v++)
+			if ((l = strlen(*v)) == q->ns - m->ne &&
+			    memcmp(s + m->ne, *v, l) == 0)
+				return (int)k;
+	}
+	return -1;
+}
+
+/* The same for i or a later mention of its term in its sentence ("coal to
+ * the pier, but that coal is Russian"). */
+static int
+origin_after(const struct yl_cls *c, size_t i)
+{
+	size_t k;
+	int org;
+
+	for (k = i; k < c->nm && c->m[k].sent == c->m[i].sent; k++)
+		if (c->m[k].pat == c->m[i].pat &&
+		    (org = origin_after1(c, k)) >= 0)
+			return org;
+	return -1;
+}
+
 /* Words that make a transport word goods: "has sold two cargo vessels". */
 static const char *const sale_words[] = { "sold", "sell", "sells",
 	"selling", "sale", "sales", "resold", "bought", "buy", "buys",
@@ -2684,6 +2729,12 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * Foreign-made goods came in, whatever cue is nearest: the
 		 * "Russian coal" loaded for foreign buyers passes through.
 		 */
+		if (p->foreign_sold && p->fixed_dir == DIR_UNKNOWN &&
+		    (org = origin_after(c, i)) >= 0) {
+			if (add_drop(c, (int)i, org, foreign_why) == -1)
+				goto oom;
+			continue;
+		}
 		if (p->fixed_dir == DIR_UNKNOWN &&
 		    (org = origin_of(c, i)) >= 0) {
 			/*
