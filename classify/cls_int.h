@@ -169,6 +169,10 @@ void	cls_fvec_free(struct cls_fvec *);
 int	cls_fvec_add(struct cls_fvec *, const char *name, double v, int sum);
 int	cls_fvec_words(struct cls_fvec *, const char *body, size_t len,
 	    size_t start, size_t end);
+int	cls_fvec_term(struct cls_fvec *, const char *body, size_t start,
+	    size_t end);
+int	cls_fvec_span(struct cls_fvec *, const char *pfx, const char *body,
+	    size_t from, size_t to);
 void	cls_fvec_log1p(struct cls_fvec *);
 /* Builds the table of m from its presence and direction arrays. */
 int	cls_model_index(struct cls_model *m);

@@ -309,7 +309,7 @@ cls_cmd_train(int argc, char **argv)
 	FILE *out = stdout;
 	char err[512], tmppath[4200], *end;
 	long min_count = 3, np = 0, nd = 0;
-	double cost = 1.0 / 3;
+	double cost = 0.1;
 	int ch, i, bad = 0, nreports = 0;
 
 	while ((ch = getopt_long(argc, argv, "t:o:m:C:h", opts, NULL)) != -1) {
@@ -381,7 +381,7 @@ cls_cmd_train(int argc, char **argv)
 	    "Written by\n# `yalu train");
 	if (min_count != 3)
 		fprintf(out, " --min-count %ld", min_count);
-	if (cost != 1.0 / 3)
+	if (cost != 0.1)
 		fprintf(out, " --cost %g", cost);
 	fprintf(out, "`; do not edit: retrain (docs/quality.md says how).\n"
 	    "model:\n  reports: %d\n  presence_min: 0.5\n"

@@ -1859,7 +1859,8 @@ sentence_features(struct yl_cls *c, struct cls_fvec *f, int sent)
  * The features of each category the rules kept: its ID, the directions
  * the rules gave it, how they decided each mention, why they dropped the
  * others, how many mentions and where the first stands, how many
- * categories the report has, and the words on each side of every mention.
+ * categories the report has, and for every mention the term itself, the
+ * words on each side and every word of its sentence.
  * `yalu train` learns from them (YL_CLS_FEATURES shows them).
  */
 static int
@@ -1918,7 +1919,7 @@ features(struct yl_cls *c, size_t len, int all)
 		struct cand *x = &c->cands[j];
 		struct cls_fvec *f = &x->fv;
 		size_t first = len, npos = 0;
-		int d, bad = 0;
+		int d, bad = 0, lastsent = -1;
 
 		bad |= cls_fvec_add(f, x->dirs ? "bias" : "dropped", 1, 0);
 		bad |= add_named(f, "cat=", t->cats[x->cat].id, 0);
@@ -1950,6 +1951,12 @@ features(struct yl_cls *c, size_t len, int all)
 			}
 			bad |= cls_fvec_words(f, c->body, len, m->os, m->oe);
 			bad |= sentence_features(c, f, m->sent);
+			bad |= cls_fvec_term(f, c->body, m->os, m->oe);
+			if (m->sent != lastsent)	/* its words are there */
+				bad |= cls_fvec_span(f, "S=", c->body,
+				    c->sb[m->sent], (size_t)m->sent + 1 <
+				    c->nsb ? c->sb[m->sent + 1] : len);
+			lastsent = m->sent;
 			if (m->os < first)
 				first = m->os;
 			npos++;

@@ -529,6 +529,52 @@ START_TEST(test_replay_from_earliest_dates_and_durations)
 }
 END_TEST
 
+/*
+ * What the learned stage reads of a category (yalu train learns from it):
+ * the term itself, whatever its case and however many words, and every
+ * word of the mention's sentence, even far from the term, but none of the
+ * next sentence's.
+ */
+START_TEST(test_features_name_the_term_and_its_whole_sentence)
+{
+	const char *body = "Two drums of Diesel and a crate of Salted Pollack, "
+	    "the drivers said after a long wait at the yard in the rain, were "
+	    "quietly exported. Nobody checked them.";
+	json_t *res = NULL, *cands, *x, *f;
+	char err[256];
+	size_t i;
+	int seen = 0;
+
+	ck_assert_msg(yl_cls_run(cls, body, strlen(body), YL_CLS_FEATURES,
+	    &res, err, sizeof(err)) == 0, "%s", err);
+	cands = json_object_get(res, "candidates");
+	ck_assert_int_eq(json_array_size(cands), 2);
+	json_array_foreach(cands, i, x) {
+		const char *cat = json_string_value(json_object_get(x,
+		    "category"));
+
+		f = json_object_get(x, "features");
+		if (strcmp(cat, "petroleum") == 0) {
+			ck_assert_ptr_nonnull(json_object_get(f, "T=diesel"));
+			ck_assert_ptr_null(json_object_get(f,
+			    "T=salted_pollack"));
+		} else {
+			ck_assert_str_eq(cat, "seafood");
+			ck_assert_ptr_nonnull(json_object_get(f,
+			    "T=salted_pollack"));
+		}
+		/* 20 words after the term: past the window, in the sentence */
+		ck_assert_ptr_null(json_object_get(f, "R=quietly"));
+		ck_assert_ptr_nonnull(json_object_get(f, "S=quietly"));
+		ck_assert_ptr_nonnull(json_object_get(f, "S=drums"));
+		ck_assert_ptr_null(json_object_get(f, "S=nobody"));
+		seen++;
+	}
+	ck_assert_int_eq(seen, 2);
+	json_decref(res);
+}
+END_TEST
+
 static Suite *
 classify_suite(void)
 {
@@ -551,6 +597,7 @@ classify_suite(void)
 	ADD(test_bad_bodies_are_refused_with_reason);
 	ADD(test_taxonomy_typo_and_duplicate_id_are_errors_with_position);
 	ADD(test_ruleset_id_changes_with_rules);
+	ADD(test_features_name_the_term_and_its_whole_sentence);
 	/* yalu replay's diff and --from: no taxonomy needed. */
 #define ADD_PLAIN(fn) do { tc = tcase_create(#fn); \
 	tcase_add_test(tc, fn); suite_add_tcase(s, tc); } while (0)
