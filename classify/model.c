@@ -242,13 +242,14 @@ words_before(struct cls_fvec *f, const char *s, size_t from, size_t to)
 	return 0;
 }
 
-/* The first WINDOW_WORDS words of s[from..to). */
+/* The first max words of s[from..to), each as pfx + word. */
 static int
-words_after(struct cls_fvec *f, const char *s, size_t from, size_t to)
+words_from(struct cls_fvec *f, const char *pfx, const char *s, size_t from,
+    size_t to, size_t max)
 {
 	size_t i = from, n = 0;
 
-	while (i < to && n < WINDOW_WORDS) {
+	while (i < to && n < max) {
 		size_t j, w;
 
 		while (i < to && !word_byte((unsigned char)s[i]))
@@ -256,7 +257,7 @@ words_after(struct cls_fvec *f, const char *s, size_t from, size_t to)
 		for (j = i; j < to && word_byte((unsigned char)s[j]); j++)
 			;
 		if ((w = word_start(s, i, j)) < j) {
-			if (add_word(f, "R=", s, w, j) == -1)
+			if (add_word(f, pfx, s, w, j) == -1)
 				return -1;
 			n++;
 		}
@@ -274,7 +275,7 @@ cls_fvec_words(struct cls_fvec *f, const char *body, size_t len,
 	size_t to = end + WINDOW_BYTES < len ? end + WINDOW_BYTES : len;
 
 	if (words_before(f, body, from, start) == -1 ||
-	    words_after(f, body, end, to) == -1)
+	    words_from(f, "R=", body, end, to, WINDOW_WORDS) == -1)
 		return -1;
 	return 0;
 }
@@ -316,21 +317,7 @@ int
 cls_fvec_span(struct cls_fvec *f, const char *pfx, const char *s,
     size_t from, size_t to)
 {
-	size_t i = from;
-
-	while (i < to) {
-		size_t j, w;
-
-		while (i < to && !word_byte((unsigned char)s[i]))
-			i++;
-		for (j = i; j < to && word_byte((unsigned char)s[j]); j++)
-			;
-		if ((w = word_start(s, i, j)) < j &&
-		    add_word(f, pfx, s, w, j) == -1)
-			return -1;
-		i = j;
-	}
-	return 0;
+	return words_from(f, pfx, s, from, to, SIZE_MAX);
 }
 
 /* Counts (the features added with sum) become log(1 + count). */
