@@ -1384,7 +1384,16 @@ static const char *const sold_after[] = { "sold", "resold", "sale",
  */
 static const char *const w_be[] = { "was", "were", "is", "are", "been",
 	"be", "being", NULL };
-static const char *const w_sold[] = { "sold", "resold", NULL };
+static const char *const w_sold[] = { "sold", "resold", "bought",
+	"purchased", "acquired", NULL };
+/* A word that may stand between the two: "is rumoured sold". */
+static const char *const w_hedge[] = { "rumoured", "rumored", "reportedly",
+	"reported", "said", "understood", "believed", "later", "then", "also",
+	"already", "since", "recently", "eventually", "finally", "quietly",
+	"apparently", "allegedly", "subsequently", "itself", NULL };
+/* "added two used trawlers to its fleet", "the freighter joined the fleet" */
+static const char *const w_added[] = { "added", "adding", "adds", "add",
+	"joined", "joining", "joins", "join", NULL };
 static const char *const passive_stop[] = { "that", "which", "who",
 	"whose", "carrying", "carried", "carries", "loaded", "laden", "and",
 	"or", "but", "while", NULL };
@@ -1400,11 +1409,14 @@ static int
 sold_nearby(const struct yl_cls *c, const struct match *m)
 {
 	const char *s = c->norm.s;
-	size_t at = m->ns, ws = 0, n, k, b, e, pb, pn;
+	size_t at = m->ns, ws = 0, n, k, b, e, pb, pn, qb, qn;
+	int added = 0;
 
 	for (k = 0; k < 5 && (n = word_before(s, at, &ws)) > 0; k++) {
 		if (in_words(sale_words, s, ws, n))
 			return 1;
+		if (in_words(w_added, s, ws, n))
+			added = 1;
 		if (in_words(sale_stop, s, ws, n))
 			break;
 		at = ws;
@@ -1419,7 +1431,7 @@ sold_nearby(const struct yl_cls *c, const struct match *m)
 		if (in_words(sold_after, s, b, e - b))
 			return 1;
 	}
-	for (k = 0, at = m->ne, pb = pn = 0; k < 16; k++, at = e) {
+	for (k = 0, at = m->ne, pb = pn = qb = qn = 0; k < 16; k++, at = e) {
 		for (; at < c->norm.len && !is_word((unsigned char)s[at]); at++)
 			if (s[at] == '.' || s[at] == ';' || s[at] == ':' ||
 			    s[at] == '!' || s[at] == '?')
@@ -1427,11 +1439,23 @@ sold_nearby(const struct yl_cls *c, const struct match *m)
 		for (b = e = at; e < c->norm.len &&
 		    is_word((unsigned char)s[e]); e++)
 			;
-		if (e == b || in_words(passive_stop, s, b, e - b))
+		if (e == b)
+			return 0;
+		if ((e - b == 5 && memcmp(s + b, "fleet", 5) == 0) ||
+		    (e - b == 6 && memcmp(s + b, "fleets", 6) == 0)) {
+			if (added)
+				return 1;
+		} else if (in_words(w_added, s, b, e - b) && k < 3)
+			added = 1;
+		if (in_words(passive_stop, s, b, e - b))
 			return 0;
 		if (pn > 0 && in_words(w_sold, s, b, e - b) &&
-		    in_words(w_be, s, pb, pn))
+		    (in_words(w_be, s, pb, pn) || (qn > 0 &&
+		    in_words(w_be, s, qb, qn) && (in_words(w_hedge, s, pb,
+		    pn) || (pn > 2 && memcmp(s + pb + pn - 2, "ly", 2) == 0)))))
 			return 1;
+		qb = pb;
+		qn = pn;
 		pb = b;
 		pn = e - b;
 	}
@@ -1531,12 +1555,18 @@ barter_dir(const struct yl_cls *c, const struct match *m,
 /* Words that name a place as a way through: "via Sinuiju". */
 static const char *const w_through[] = { "from", "via", "through", NULL };
 
+/* The buyer an export cue can end in: "sold to a buyer in Rajin". */
+static const char *const w_buyer[] = { "buyer", "buyers", "customer",
+	"customers", "client", "clients", "purchaser", "purchasers", NULL };
+
 /*
  * For an export cue ending in "to" or "in" at match q ("sold to", "to a
  * company registered in"): where the first place after it, in its clause,
  * within 60 bytes and before any comma, is on the DPRK side and not named
  * as a way through ("sold to a Rason food-distribution company", "to a
- * company registered in Rason"), its match index, else -1.
+ * company registered in Rason"), its match index, else -1. A cue ending in
+ * the buyer ("to a buyer") takes the buyer's place after "in", "at" or
+ * "from": "sold to a buyer from Chongjin".
  */
 static int
 buyer_home(const struct yl_cls *c, size_t q)
@@ -1545,8 +1575,14 @@ buyer_home(const struct yl_cls *c, size_t q)
 	const char *s = c->norm.s;
 	size_t k, j, ws = 0, n;
 
-	if (cu->ne < 3 || (memcmp(s + cu->ne - 3, " to", 3) != 0 &&
-	    memcmp(s + cu->ne - 3, " in", 3) != 0))
+	size_t e = cu->ne, b = e;
+	int noun;
+
+	while (b > cu->ns && s[b - 1] != ' ')
+		b--;
+	noun = in_words(w_buyer, s, b, e - b);
+	if (!noun && (cu->ne < 3 || (memcmp(s + cu->ne - 3, " to", 3) != 0 &&
+	    memcmp(s + cu->ne - 3, " in", 3) != 0)))
 		return -1;
 	for (k = q + 1; k < c->nm && c->m[k].clause == cu->clause &&
 	    c->m[k].ns <= cu->ne + 60; k++) {
@@ -1559,7 +1595,8 @@ buyer_home(const struct yl_cls *c, size_t q)
 				return -1;
 		n = word_before(s, c->m[k].ns, &ws);
 		if (p->kind == K_CROSSING && p->country < 0 &&
-		    !in_words(w_through, s, ws, n))
+		    (!in_words(w_through, s, ws, n) || (noun &&
+		    in_words(w_from, s, ws, n))))
 			return (int)k;
 		return -1;
 	}
