@@ -273,31 +273,19 @@ cls_kafka_wait(struct cls_daemon *d, int32_t p, int wait_ms)
 rd_kafka_t *
 cls_kafka_producer(struct cls_daemon *d, char *err, size_t errsz)
 {
-	const struct yl_kv *kv = &d->conf.kafka;
+	const struct yl_kafka_set set[] = {
+		YL_KAFKA_DURABLE,
+		YL_KAFKA_DEFAULT("client.id", "yalu-classify"),
+		YL_KAFKA_END
+	};
 	rd_kafka_conf_t *conf;
-	rd_kafka_t *rk;
-	char e[512];
 
-	if ((conf = yl_kafka_conf(&d->conf.kafka, err, errsz)) == NULL)
+	if ((conf = yl_kafka_conf_with(&d->conf.kafka, set, "producer", err,
+	    errsz)) == NULL)
 		return NULL;
-	if (yl_kafka_conf_force(conf, kv, "enable.idempotence", "true", e,
-	    sizeof(e)) ||
-	    yl_kafka_conf_force(conf, kv, "acks", "all", e, sizeof(e)) ||
-	    yl_kafka_conf_default(conf, kv, "client.id", "yalu-classify", e,
-	    sizeof(e))) {
-		snprintf(err, errsz, "kafka: producer: %s", e);
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
 	rd_kafka_conf_set_opaque(conf, d);
-	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e))) ==
-	    NULL) {
-		snprintf(err, errsz, "kafka: producer: %s", e);
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	return rk;
+	return yl_kafka_new(RD_KAFKA_PRODUCER, conf, "producer", err, errsz);
 }
 
 /* ------------------------------------------------------------ consumer */
@@ -485,31 +473,20 @@ revoke_bound(const rd_kafka_conf_t *conf, const char *key, int *wait_ms)
 rd_kafka_t *
 cls_kafka_consumer(struct cls_daemon *d, char *err, size_t errsz)
 {
-	const struct yl_kv *kv = &d->conf.kafka;
+	const struct yl_kafka_set set[] = {
+		/* a new group tags the whole topic: reports.raw keeps all */
+		YL_KAFKA_MEMBER(d->conf.group),
+		YL_KAFKA_DEFAULT("client.id", "yalu-classify"),
+		YL_KAFKA_LAG_STATS,
+		YL_KAFKA_END
+	};
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
-	char e[512];
 
-	if ((conf = yl_kafka_conf(&d->conf.kafka, err, errsz)) == NULL)
+	if ((conf = yl_kafka_conf_with(&d->conf.kafka, set, "consumer", err,
+	    errsz)) == NULL)
 		return NULL;
-	if (yl_kafka_conf_force(conf, kv, "group.id", d->conf.group, e,
-	    sizeof(e)) ||
-	    yl_kafka_conf_force(conf, kv, "enable.auto.offset.store", "false",
-	    e, sizeof(e)) ||
-	    yl_kafka_conf_force(conf, kv, "enable.auto.commit", "true", e,
-	    sizeof(e)) ||
-	    yl_kafka_conf_force(conf, kv, "partition.assignment.strategy",
-	    "cooperative-sticky", e, sizeof(e)) ||
-	    /* A new group tags the whole topic: reports.raw keeps all. */
-	    yl_kafka_conf_default(conf, kv, "auto.offset.reset", "earliest", e,
-	    sizeof(e)) ||
-	    yl_kafka_conf_default(conf, kv, "client.id", "yalu-classify", e,
-	    sizeof(e)) ||
-	    yl_kafka_lag_conf(conf, kv, stats_cb, e, sizeof(e))) {
-		snprintf(err, errsz, "kafka: consumer: %s", e);
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, d);
 	/*
@@ -520,12 +497,9 @@ cls_kafka_consumer(struct cls_daemon *d, char *err, size_t errsz)
 	d->revoke_wait_ms = CLS_REVOKE_WAIT_MS;
 	revoke_bound(conf, "session.timeout.ms", &d->revoke_wait_ms);
 	revoke_bound(conf, "max.poll.interval.ms", &d->revoke_wait_ms);
-	if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e))) ==
-	    NULL) {
-		snprintf(err, errsz, "kafka: consumer: %s", e);
-		rd_kafka_conf_destroy(conf);
+	if ((rk = yl_kafka_new(RD_KAFKA_CONSUMER, conf, "consumer", err,
+	    errsz)) == NULL)
 		return NULL;
-	}
 	/* Logs, errors and rebalances all come through consumer_poll. */
 	rd_kafka_poll_set_consumer(rk);
 	return rk;

@@ -683,53 +683,39 @@ static rd_kafka_t *
 replay_handle(struct replay *r, rd_kafka_type_t type, char *err,
     size_t errsz)
 {
-	const struct yl_kv *kv = &r->conf.kafka;
-	rd_kafka_conf_t *conf;
-	rd_kafka_t *rk;
-	char e[512], group[256];
-	int bad;
-
-	if ((conf = yl_kafka_conf(kv, err, errsz)) == NULL)
-		return NULL;
-	if (type == RD_KAFKA_PRODUCER) {
-		bad = yl_kafka_conf_force(conf, kv, "enable.idempotence",
-		    "true", e, sizeof(e)) ||
-		    yl_kafka_conf_force(conf, kv, "acks", "all", e, sizeof(e)) ||
-		    yl_kafka_conf_default(conf, kv, "client.id", "yalu-replay",
-		    e, sizeof(e));
-		rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-		rd_kafka_conf_set_opaque(conf, r);
-	} else {
+	const char *what = type == RD_KAFKA_PRODUCER ? "producer" :
+	    "consumer";
+	char group[256];
+	const struct yl_kafka_set produce[] = {
+		YL_KAFKA_DURABLE,
+		YL_KAFKA_DEFAULT("client.id", "yalu-replay"),
+		YL_KAFKA_END
+	}, consume[] = {
 		/*
 		 * assign() with explicit offsets and no commits, ever; the
 		 * group id is only there because librdkafka's consumer
 		 * wants one. It is never joined: the live groups are not
 		 * disturbed.
 		 */
-		snprintf(group, sizeof(group), "yalu-replay-%s",
-		    yl_tax_ruleset(r->tax));
-		bad = yl_kafka_conf_force(conf, kv, "group.id", group, e,
-		    sizeof(e)) ||
-		    yl_kafka_conf_force(conf, kv, "enable.auto.commit",
-		    "false", e, sizeof(e)) ||
-		    yl_kafka_conf_force(conf, kv, "enable.auto.offset.store",
-		    "false", e, sizeof(e)) ||
-		    yl_kafka_conf_force(conf, kv, "enable.partition.eof", "true",
-		    e, sizeof(e)) ||
-		    yl_kafka_conf_default(conf, kv, "client.id", "yalu-replay",
-		    e, sizeof(e));
-	}
-	if (bad) {
-		snprintf(err, errsz, "kafka: %s", e);
-		rd_kafka_conf_destroy(conf);
+		YL_KAFKA_FORCE("group.id", group),
+		YL_KAFKA_FORCE("enable.auto.commit", "false"),
+		YL_KAFKA_FORCE("enable.auto.offset.store", "false"),
+		YL_KAFKA_FORCE("enable.partition.eof", "true"),
+		YL_KAFKA_DEFAULT("client.id", "yalu-replay"),
+		YL_KAFKA_END
+	};
+	rd_kafka_conf_t *conf;
+
+	snprintf(group, sizeof(group), "yalu-replay-%s",
+	    yl_tax_ruleset(r->tax));
+	if ((conf = yl_kafka_conf_with(&r->conf.kafka, type ==
+	    RD_KAFKA_PRODUCER ? produce : consume, what, err, errsz)) == NULL)
 		return NULL;
+	if (type == RD_KAFKA_PRODUCER) {
+		rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+		rd_kafka_conf_set_opaque(conf, r);
 	}
-	if ((rk = rd_kafka_new(type, conf, e, sizeof(e))) == NULL) {
-		snprintf(err, errsz, "kafka: %s", e);
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	return rk;
+	return yl_kafka_new(type, conf, what, err, errsz);
 }
 
 /*

@@ -133,6 +133,47 @@ yl_kafka_conf_force(rd_kafka_conf_t *kc, const struct yl_kv *kv,
 	    RD_KAFKA_CONF_OK ? 0 : -1;
 }
 
+rd_kafka_conf_t *
+yl_kafka_conf_with(const struct yl_kv *props, const struct yl_kafka_set *set,
+    const char *what, char *err, size_t errsz)
+{
+	static const struct yl_kv none;
+	const struct yl_kv *kv = props != NULL ? props : &none;
+	rd_kafka_conf_t *conf;
+	char e[512];
+	int r;
+
+	if ((conf = yl_kafka_conf(props, err, errsz)) == NULL)
+		return NULL;
+	for (; set != NULL && set->key != NULL; set++) {
+		r = set->force ?
+		    yl_kafka_conf_force(conf, kv, set->key, set->val, e,
+		    sizeof(e)) :
+		    yl_kafka_conf_default(conf, kv, set->key, set->val, e,
+		    sizeof(e));
+		if (r == -1) {
+			snprintf(err, errsz, "kafka: %s: %s", what, e);
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	return conf;
+}
+
+rd_kafka_t *
+yl_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what,
+    char *err, size_t errsz)
+{
+	rd_kafka_t *rk;
+	char e[512];
+
+	if ((rk = rd_kafka_new(type, conf, e, sizeof(e))) == NULL) {
+		snprintf(err, errsz, "kafka: %s: %s", what, e);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
 int
 yl_kafka_ensure_topics(rd_kafka_t *rk, const struct yl_topics *tp,
     int timeout_ms, char *err, size_t errsz)
@@ -261,17 +302,6 @@ yl_kafka_lag_clear(struct yl_kafka_lag *l)
 	for (i = 0; i < l->nset; i++)
 		yl_metrics_remove(l->m, l->metric, l->set[i]);
 	lag_forget(l);
-}
-
-int
-yl_kafka_lag_conf(rd_kafka_conf_t *kc, const struct yl_kv *kv,
-    int (*cb)(rd_kafka_t *, char *, size_t, void *), char *err, size_t errsz)
-{
-	if (yl_kafka_conf_default(kc, kv, "statistics.interval.ms",
-	    YL_KAFKA_STATS_MS, err, errsz) == -1)
-		return -1;
-	rd_kafka_conf_set_stats_cb(kc, cb);
-	return 0;
 }
 
 /* An integer member of o, or -1 when absent or negative. */

@@ -548,29 +548,20 @@ serve(struct ing_server *srv, int max)
 static rd_kafka_t *
 producer_new(struct ing_server *srv, char *err, size_t errsz)
 {
-	rd_kafka_conf_t *kc;
-	rd_kafka_t *rk;
-	char e[512];
-
-	if ((kc = yl_kafka_conf(&srv->conf->kafka, err, errsz)) == NULL)
-		return NULL;
 	/* The guarantees "ok" stands for; the config may not weaken them. */
-	if (rd_kafka_conf_set(kc, "enable.idempotence", "true", e,
-	    sizeof(e)) != RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(kc, "acks", "all", e, sizeof(e)) !=
-	    RD_KAFKA_CONF_OK) {
-		snprintf(err, errsz, "kafka: %s", e);
-		rd_kafka_conf_destroy(kc);
+	const struct yl_kafka_set set[] = {
+		YL_KAFKA_DURABLE,
+		YL_KAFKA_DEFAULT("client.id", "yalu-ingest"),
+		YL_KAFKA_END
+	};
+	rd_kafka_conf_t *kc;
+
+	if ((kc = yl_kafka_conf_with(&srv->conf->kafka, set, "producer", err,
+	    errsz)) == NULL)
 		return NULL;
-	}
 	rd_kafka_conf_set_dr_msg_cb(kc, on_delivery);
 	rd_kafka_conf_set_opaque(kc, srv);
-	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof(e))) == NULL) {
-		snprintf(err, errsz, "kafka: %s", e);
-		rd_kafka_conf_destroy(kc);
-		return NULL;
-	}
-	return rk;
+	return yl_kafka_new(RD_KAFKA_PRODUCER, kc, "producer", err, errsz);
 }
 
 /*

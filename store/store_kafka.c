@@ -537,74 +537,46 @@ stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 static rd_kafka_t *
 new_producer(struct sto *s, char *err, size_t errsz)
 {
-	const struct yl_kv *kv = &s->conf->kafka;
-	rd_kafka_conf_t *kc;
-	rd_kafka_t *rk;
-	char e[512];
-
-	if ((kc = yl_kafka_conf(kv, err, errsz)) == NULL)
-		return NULL;
 	/* A dead letter is confirmed only once every replica has it. */
-	if (yl_kafka_conf_default(kc, kv, "client.id", "yalu-store", e,
-	    sizeof(e)) == -1 ||
-	    yl_kafka_conf_force(kc, kv, "enable.idempotence", "true", e,
-	    sizeof(e)) == -1 || yl_kafka_conf_force(kc, kv, "acks", "all", e,
-	    sizeof(e)) == -1 || yl_kafka_conf_default(kc, kv, "message.timeout.ms",
-	    "60000", e, sizeof(e)) == -1) {
-		snprintf(err, errsz, "kafka: producer: %s", e);
-		rd_kafka_conf_destroy(kc);
+	const struct yl_kafka_set set[] = {
+		YL_KAFKA_DEFAULT("client.id", "yalu-store"),
+		YL_KAFKA_DURABLE,
+		YL_KAFKA_DEFAULT("message.timeout.ms", "60000"),
+		YL_KAFKA_END
+	};
+	rd_kafka_conf_t *kc;
+
+	if ((kc = yl_kafka_conf_with(&s->conf->kafka, set, "producer", err,
+	    errsz)) == NULL)
 		return NULL;
-	}
 	rd_kafka_conf_set_dr_msg_cb(kc, dlq_delivered);
 	rd_kafka_conf_set_opaque(kc, s);
-	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof(e))) == NULL) {
-		snprintf(err, errsz, "kafka: producer: %s", e);
-		rd_kafka_conf_destroy(kc);
-		return NULL;
-	}
-	return rk;
+	return yl_kafka_new(RD_KAFKA_PRODUCER, kc, "producer", err, errsz);
 }
 
 static rd_kafka_t *
 new_consumer(struct sto *s, char *err, size_t errsz)
 {
-	const struct yl_kv *kv = &s->conf->kafka;
+	/* a new group must read what was tagged before it started */
+	const struct yl_kafka_set set[] = {
+		YL_KAFKA_MEMBER(s->conf->group),
+		YL_KAFKA_DEFAULT("client.id", "yalu-store"),
+		YL_KAFKA_LAG_STATS,
+		YL_KAFKA_END
+	};
 	rd_kafka_conf_t *kc;
 	rd_kafka_t *rk;
-	char e[512];
 
-	if ((kc = yl_kafka_conf(kv, err, errsz)) == NULL)
+	if ((kc = yl_kafka_conf_with(&s->conf->kafka, set, "consumer", err,
+	    errsz)) == NULL)
 		return NULL;
-	/*
-	 * Offsets are stored by us once a message is done; auto-commit
-	 * then commits what is stored, never more.
-	 */
-	if (yl_kafka_conf_force(kc, kv, "group.id", s->conf->group, e,
-	    sizeof(e)) == -1 ||
-	    yl_kafka_conf_force(kc, kv, "enable.auto.offset.store", "false", e,
-	    sizeof(e)) == -1 ||
-	    yl_kafka_conf_force(kc, kv, "enable.auto.commit", "true", e,
-	    sizeof(e)) == -1 ||
-	    yl_kafka_conf_force(kc, kv, "partition.assignment.strategy",
-	    "cooperative-sticky", e, sizeof(e)) == -1 ||
-	    yl_kafka_conf_default(kc, kv, "client.id", "yalu-store", e,
-	    sizeof(e)) == -1 ||
-	    /* A new group must read what was tagged before it started. */
-	    yl_kafka_conf_default(kc, kv, "auto.offset.reset", "earliest", e,
-	    sizeof(e)) == -1 ||
-	    yl_kafka_lag_conf(kc, kv, stats, e, sizeof(e)) == -1) {
-		snprintf(err, errsz, "kafka: consumer: %s", e);
-		rd_kafka_conf_destroy(kc);
-		return NULL;
-	}
+	rd_kafka_conf_set_stats_cb(kc, stats);
 	rd_kafka_conf_set_rebalance_cb(kc, rebalance);
 	rd_kafka_conf_set_offset_commit_cb(kc, committed);
 	rd_kafka_conf_set_opaque(kc, s);
-	if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof(e))) == NULL) {
-		snprintf(err, errsz, "kafka: consumer: %s", e);
-		rd_kafka_conf_destroy(kc);
+	if ((rk = yl_kafka_new(RD_KAFKA_CONSUMER, kc, "consumer", err,
+	    errsz)) == NULL)
 		return NULL;
-	}
 	/* Everything (rebalances too) is served by consumer_poll. */
 	rd_kafka_poll_set_consumer(rk);
 	return rk;

@@ -290,29 +290,21 @@ static rd_kafka_t *
 kafka_handle(const struct yl_kv *kv, const char *group, char *err,
     size_t errsz)
 {
-	rd_kafka_conf_t *conf;
-	rd_kafka_t *rk;
-	char e[512];
-
-	if ((conf = yl_kafka_conf(kv, err, errsz)) == NULL)
-		return NULL;
 	/* A handle that only reads: no commits, nothing joined. */
-	if ((group != NULL && rd_kafka_conf_set(conf, "group.id", group, e,
-	    sizeof(e)) != RD_KAFKA_CONF_OK) ||
-	    rd_kafka_conf_set(conf, "enable.auto.commit", "false", e,
-	    sizeof(e)) != RD_KAFKA_CONF_OK ||
-	    yl_kafka_conf_default(conf, kv, "client.id", "yalu-status", e,
-	    sizeof(e)) == -1) {
-		snprintf(err, errsz, "kafka: %s", e);
-		rd_kafka_conf_destroy(conf);
+	struct yl_kafka_set set[] = {
+		YL_KAFKA_FORCE("enable.auto.commit", "false"),
+		YL_KAFKA_DEFAULT("client.id", "yalu-status"),
+		YL_KAFKA_FORCE("group.id", group),	/* only with one */
+		YL_KAFKA_END
+	};
+	rd_kafka_conf_t *conf;
+
+	if (group == NULL)
+		set[2].key = NULL;
+	if ((conf = yl_kafka_conf_with(kv, set, "status", err, errsz)) ==
+	    NULL)
 		return NULL;
-	}
-	if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e))) ==
-	    NULL) {
-		snprintf(err, errsz, "kafka: %s", e);
-		rd_kafka_conf_destroy(conf);
-	}
-	return rk;
+	return yl_kafka_new(RD_KAFKA_CONSUMER, conf, "status", err, errsz);
 }
 
 /* The partition count of topic, or -1 with the reason in err. */

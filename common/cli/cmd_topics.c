@@ -101,9 +101,9 @@ cli_cmd_topics(int argc, char **argv)
 		yl_conf_release(topics_conf_spec, &tc);
 		return 78;
 	}
-	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) ==
-	    NULL) {
-		fprintf(stderr, "yalu: kafka: %s\n", err);
+	if ((rk = yl_kafka_new(RD_KAFKA_PRODUCER, conf, "admin", err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "yalu: %s\n", err);
 		yl_conf_release(topics_conf_spec, &tc);
 		return 1;
 	}

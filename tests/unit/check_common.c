@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "yalu/conf.h"
+#include "yalu/kafka.h"
 #include "yalu/norm.h"
 #include "yalu/report.h"
 #include "yalu/yaml.h"
@@ -277,6 +278,49 @@ START_TEST(test_content_id_ignores_rewrapping)
 }
 END_TEST
 
+/* Forced settings win over the kafka: map; defaults give way to it. */
+START_TEST(test_kafka_conf_with_forces_and_defaults)
+{
+	const struct yl_kafka_set set[] = {
+		YL_KAFKA_DURABLE,
+		YL_KAFKA_DEFAULT("client.id", "yalu-test"),
+		YL_KAFKA_DEFAULT("linger.ms", "7"),
+		YL_KAFKA_END
+	}, bad[] = {
+		YL_KAFKA_FORCE("acks", "sometimes"),
+		YL_KAFKA_END
+	};
+	struct yl_kv kv = { NULL, NULL, 0 };
+	rd_kafka_conf_t *c;
+	char err[256], v[64];
+	size_t n;
+
+	unsetenv("YALU_KAFKA");
+	ck_assert_int_eq(yl_kv_set(&kv, "acks", "1"), 0);
+	ck_assert_int_eq(yl_kv_set(&kv, "client.id", "mine"), 0);
+	c = yl_kafka_conf_with(&kv, set, "producer", err, sizeof(err));
+	ck_assert_ptr_nonnull(c);
+	n = sizeof(v);
+	ck_assert_int_eq(rd_kafka_conf_get(c, "acks", v, &n), RD_KAFKA_CONF_OK);
+	ck_assert_str_eq(v, "-1");		/* "all": forced */
+	n = sizeof(v);
+	ck_assert_int_eq(rd_kafka_conf_get(c, "client.id", v, &n),
+	    RD_KAFKA_CONF_OK);
+	ck_assert_str_eq(v, "mine");		/* the map's own */
+	n = sizeof(v);
+	ck_assert_int_eq(rd_kafka_conf_get(c, "linger.ms", v, &n),
+	    RD_KAFKA_CONF_OK);
+	ck_assert_str_eq(v, "7");		/* the default */
+	rd_kafka_conf_destroy(c);
+
+	ck_assert_ptr_null(yl_kafka_conf_with(&kv, bad, "producer", err,
+	    sizeof(err)));
+	ck_assert_msg(strncmp(err, "kafka: producer: ", 17) == 0 &&
+	    strstr(err, "acks") != NULL, "%s", err);
+	yl_kv_clear(&kv);
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -295,6 +339,7 @@ common_suite(void)
 	ADD(test_yaml_syntax_error_has_position);
 	ADD(test_report_strict_parse);
 	ADD(test_content_id_ignores_rewrapping);
+	ADD(test_kafka_conf_with_forces_and_defaults);
 	return s;
 }
 

@@ -51,6 +51,51 @@ int		 yl_kafka_conf_force(rd_kafka_conf_t *, const struct yl_kv *,
 		    const char *key, const char *val, char *err, size_t errsz);
 
 /*
+ * One such setting, for yl_kafka_conf_with: a table of them ends in
+ * YL_KAFKA_END. Values may be computed (a group id) in an automatic table.
+ */
+struct yl_kafka_set {
+	const char	*key;
+	const char	*val;
+	int		 force;		/* conf_force, else conf_default */
+};
+#define YL_KAFKA_FORCE(k, v)	{ (k), (v), 1 }
+#define YL_KAFKA_DEFAULT(k, v)	{ (k), (v), 0 }
+#define YL_KAFKA_END		{ NULL, NULL, 0 }
+/* What "ok" to a producer stands for: every replica has the message once. */
+#define YL_KAFKA_DURABLE \
+	YL_KAFKA_FORCE("enable.idempotence", "true"), \
+	YL_KAFKA_FORCE("acks", "all")
+
+/*
+ * A member of consumer group g that loses nothing: the daemon stores a
+ * message's offset only once the next stage has it, and auto-commit
+ * commits what is stored, never more. Rebalances are cooperative, and a
+ * new group starts at the earliest offset (it must read what came before
+ * it started).
+ */
+#define YL_KAFKA_MEMBER(g) \
+	YL_KAFKA_FORCE("group.id", (g)), \
+	YL_KAFKA_FORCE("enable.auto.offset.store", "false"), \
+	YL_KAFKA_FORCE("enable.auto.commit", "true"), \
+	YL_KAFKA_FORCE("partition.assignment.strategy", "cooperative-sticky"), \
+	YL_KAFKA_DEFAULT("auto.offset.reset", "earliest")
+
+/*
+ * yl_kafka_conf, then each setting of set in order. NULL with "kafka:
+ * what: reason" in err (what names the handle: "producer").
+ */
+rd_kafka_conf_t	*yl_kafka_conf_with(const struct yl_kv *props,
+		    const struct yl_kafka_set *set, const char *what,
+		    char *err, size_t errsz);
+/*
+ * rd_kafka_new, which takes conf over; on failure conf is destroyed and
+ * err says "kafka: what: reason".
+ */
+rd_kafka_t	*yl_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
+		    const char *what, char *err, size_t errsz);
+
+/*
  * Creates the three topics if missing, through the admin API; a topic
  * that exists already is fine. reports.raw keeps data forever
  * (retention.ms=-1). Returns 0 or -1 with the reason.
@@ -72,7 +117,7 @@ struct yl_metrics;
 /*
  * Consumer lag per partition, as a gauge <metric>{topic,partition} (e.g.
  * yalu_store_consumer_lag), fed from librdkafka's statistics: the daemon
- * sets statistics.interval.ms on its consumer (yl_kafka_lag_conf) and
+ * sets statistics.interval.ms on its consumer (YL_KAFKA_LAG_STATS) and
  * passes each statistics document its stats_cb receives to
  * yl_kafka_lag_update. The lag of a partition is what the broker holds
  * past the last offset the daemon stored as done (consumer_lag_stored),
@@ -92,13 +137,12 @@ struct yl_kafka_lag	*yl_kafka_lag_new(struct yl_metrics *m,
 /* Frees the tracker; its series stay in the registry. */
 void			 yl_kafka_lag_free(struct yl_kafka_lag **);
 /*
- * Sets statistics.interval.ms to YL_KAFKA_STATS_MS unless props sets it,
- * and cb as the stats callback. 0, or -1 with librdkafka's reason in err.
+ * The setting that has librdkafka report statistics (every
+ * YL_KAFKA_STATS_MS unless the kafka: map says otherwise), for the
+ * consumer's yl_kafka_conf_with table; the daemon then sets its stats_cb.
  */
-int			 yl_kafka_lag_conf(rd_kafka_conf_t *,
-			    const struct yl_kv *props,
-			    int (*cb)(rd_kafka_t *, char *, size_t, void *),
-			    char *err, size_t errsz);
+#define YL_KAFKA_LAG_STATS \
+	YL_KAFKA_DEFAULT("statistics.interval.ms", YL_KAFKA_STATS_MS)
 /*
  * Reads one statistics document: sets the gauge of every partition the
  * consumer owns whose lag is known, removes the others. Returns the number
