@@ -272,16 +272,24 @@ parse_foreign(struct loader *ld, const struct yl_ydoc *doc,
 	return 0;
 }
 
-static struct cls_pat *
+static struct cls_pat *add_one(struct loader *, const struct yl_ydoc *,
+    const struct yl_ynode *, const struct yl_ynode *, const char *, size_t,
+    enum cls_kind, int);
+static void add_composed(struct loader *, const struct yl_ydoc *,
+    const struct yl_ynode *, const struct yl_ynode *, enum cls_kind, int);
+
+/*
+ * One entry of a terms: list, a string or a map with term: and options.
+ * A term: that is a list of lists composes terms, one per way of taking
+ * a word from each list in turn: [[korean, dprk], [builders, cooks]] is
+ * "korean builders", "korean cooks", "dprk builders", "dprk cooks".
+ */
+static void
 add_term(struct loader *ld, const struct yl_ydoc *doc,
     const struct yl_ynode *n, enum cls_kind kind, int target)
 {
-	struct yl_tax *t = ld->t;
-	const struct yl_ynode *tn = n, *v;
-	struct cls_pat *p;
-	char *raw;
-	size_t rlen;
-	int prefix = 0, bad = 0;
+	const struct yl_ynode *tn = n;
+	int bad = 0;
 
 	if (n->type == YL_Y_MAP) {
 		size_t i;
@@ -301,15 +309,103 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 			}
 		if ((tn = yl_ymap_get(n, "term")) == NULL) {
 			yl_errs_at(&ld->errs, doc, n, "term: missing");
-			return NULL;
+			return;
 		}
 	}
-	if (tn->type != YL_Y_SCALAR) {
-		yl_errs_at(&ld->errs, doc, tn, "a term must be a string");
-		return NULL;
+	if (bad)
+		return;
+	if (tn->type == YL_Y_SEQ && n != tn)
+		add_composed(ld, doc, n, tn, kind, target);
+	else if (tn->type != YL_Y_SCALAR)
+		yl_errs_at(&ld->errs, doc, tn, "a term must be a string (or, "
+		    "in a map, a list of lists of words to compose)");
+	else
+		(void)add_one(ld, doc, n, tn, tn->str, tn->len, kind, target);
+}
+
+#define COMPOSE_PARTS	4
+#define COMPOSE_MAX	256
+
+static void
+add_composed(struct loader *ld, const struct yl_ydoc *doc,
+    const struct yl_ynode *n, const struct yl_ynode *tn, enum cls_kind kind,
+    int target)
+{
+	size_t at[COMPOSE_PARTS] = { 0 }, i, len, total = 1;
+	char buf[512];
+	int w;
+
+	if (tn->n < 2 || tn->n > COMPOSE_PARTS) {
+		yl_errs_at(&ld->errs, doc, tn, "term: a composed term takes "
+		    "2 to %d lists of words", COMPOSE_PARTS);
+		return;
 	}
-	rlen = tn->len;
-	if (rlen > 0 && tn->str[rlen - 1] == '*') {
+	for (i = 0; i < tn->n; i++) {
+		const struct yl_ynode *l = tn->kids[i];
+		size_t k;
+
+		if (l->type != YL_Y_SEQ || l->n == 0) {
+			yl_errs_at(&ld->errs, doc, l, "term: each part of a "
+			    "composed term is a non-empty list of words");
+			return;
+		}
+		for (k = 0; k < l->n; k++)
+			if (l->kids[k]->type != YL_Y_SCALAR) {
+				yl_errs_at(&ld->errs, doc, l->kids[k], "term: "
+				    "a word must be a string");
+				return;
+			}
+		total *= l->n;
+		if (total > COMPOSE_MAX) {
+			yl_errs_at(&ld->errs, doc, tn, "term: composes more "
+			    "than %d terms", COMPOSE_MAX);
+			return;
+		}
+	}
+	for (;;) {
+		for (i = 0, len = 0; i < tn->n; i++) {
+			const struct yl_ynode *x = tn->kids[i]->kids[at[i]];
+
+			w = snprintf(buf + len, sizeof(buf) - len, "%s%s",
+			    i ? " " : "", x->str);
+			if (w < 0 || (size_t)w >= sizeof(buf) - len) {
+				yl_errs_at(&ld->errs, doc, x, "term: composed "
+				    "term too long");
+				return;
+			}
+			len += (size_t)w;
+		}
+		(void)add_one(ld, doc, n, tn, buf, len, kind, target);
+		/* the next combination, the last list fastest */
+		for (i = tn->n; i-- > 0; ) {
+			if (++at[i] < tn->kids[i]->n)
+				break;
+			at[i] = 0;
+		}
+		if (i == (size_t)-1)
+			return;
+	}
+}
+
+/*
+ * The pattern for term text str (slen bytes) written at tn, with the
+ * options of map n (or none where n is the term itself): the new pattern,
+ * or NULL after recording an error.
+ */
+static struct cls_pat *
+add_one(struct loader *ld, const struct yl_ydoc *doc,
+    const struct yl_ynode *n, const struct yl_ynode *tn, const char *str,
+    size_t slen, enum cls_kind kind, int target)
+{
+	struct yl_tax *t = ld->t;
+	const struct yl_ynode *v;
+	struct cls_pat *p;
+	char *raw;
+	size_t rlen;
+	int prefix = 0, bad = 0;
+
+	rlen = slen;
+	if (rlen > 0 && str[rlen - 1] == '*') {
 		prefix = 1;
 		rlen--;
 	}
@@ -333,21 +429,21 @@ add_term(struct loader *ld, const struct yl_ydoc *doc,
 	p->also[0] = -1;
 	if (kind == K_COMMODITY)
 		p->foreign_sold = t->cats[target].foreign_sold;
-	if ((raw = yl_norm_dup(tn->str, rlen, &p->len)) == NULL ||
+	if ((raw = yl_norm_dup(str, rlen, &p->len)) == NULL ||
 	    p->len == 0) {
 		free(raw);
-		yl_errs_at(&ld->errs, doc, tn, "term '%s' is empty after "
-		    "normalization", tn->str);
+		yl_errs_at(&ld->errs, doc, tn, "term '%.*s' is empty after "
+		    "normalization", (int)slen, str);
 		return NULL;
 	}
 	p->text = raw;
-	p->written = strdup(tn->str);
+	p->written = strndup(str, slen);
 	ld->where[t->npats].doc = doc;
 	ld->where[t->npats].line = tn->line;
 	ld->where[t->npats].col = tn->col;
 	t->npats++;
 
-	if (n->type != YL_Y_MAP)
+	if (n == tn)
 		return p;
 	if ((v = yl_ymap_get(n, "also")) != NULL) {
 		size_t i, k = 0;

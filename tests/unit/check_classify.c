@@ -387,6 +387,68 @@ START_TEST(test_taxonomy_typo_and_duplicate_id_are_errors_with_position)
 }
 END_TEST
 
+/* A term of lists composes one term per way of taking a word from each. */
+START_TEST(test_taxonomy_composed_terms)
+{
+	const char *head = "commodities:\n"
+	    "  seafood:\n    cite: {export: [UNSCR-2371-OP9]}\n"
+	    "    terms: [crab, salted pollack, ";
+	const char *tail = "]\n"
+	    "  petroleum:\n    terms: [oil, diesel]\n"
+	    "ignore: [{term: [[squid], [ink, jigging]]}]\n";
+	char err[4096], text[1024], got[256], *dir;
+	struct yl_tax *t;
+	struct yl_cls *c;
+	json_t *res = NULL;
+
+	snprintf(text, sizeof(text), "%s%s%s", head, "{term: [[dried, frozen], "
+	    "[squid, octopus]], needs_cue: true}", tail);
+	dir = broken_copy("commodities.yaml", text);
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	c = yl_cls_new(t, err, sizeof(err));
+	ck_assert_ptr_nonnull(c);
+	/* the last combination of the lists, with the options of the map */
+	ck_assert_int_eq(yl_cls_run(c, "Frozen octopus was exported to China.",
+	    37, 0, &res, err, sizeof(err)), 0);
+	labels(res, "commodities", got, sizeof(got));
+	ck_assert_str_eq(got, "seafood/export");
+	json_decref(res);
+	res = NULL;
+	/* needs_cue reached every composed term; ignore composes too */
+	ck_assert_int_eq(yl_cls_run(c, "Dried squid and squid ink are sold in "
+	    "Sinuiju.", 45, 0, &res, err, sizeof(err)), 0);
+	labels(res, "commodities", got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	json_decref(res);
+	yl_cls_free(&c);
+	yl_tax_free(&t);
+	rm_dir(dir);
+
+	/* one list is no composition; a word is a string */
+	snprintf(text, sizeof(text), "%s%s%s", head, "{term: [[dried]]}, "
+	    "{term: [[a], [b, [c]]]}", tail);
+	dir = broken_copy("commodities.yaml", text);
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(err, "commodities.yaml:4:42: term: a composed "
+	    "term takes 2 to 4 lists of words") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "commodities.yaml:4:71: term: a word must "
+	    "be a string") != NULL, "%s", err);
+	rm_dir(dir);
+
+	/* a composed term that is also written out is a duplicate */
+	snprintf(text, sizeof(text), "%s%s%s", head,
+	    "{term: [[salted], [cod, pollack]]}", tail);
+	dir = broken_copy("commodities.yaml", text);
+	t = yl_tax_load(dir, err, sizeof(err));
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(err, "duplicate term 'salted pollack'") != NULL,
+	    "%s", err);
+	rm_dir(dir);
+}
+END_TEST
+
 START_TEST(test_ruleset_id_changes_with_rules)
 {
 	char err[1024], *dir, rs[128];
@@ -596,6 +658,7 @@ classify_suite(void)
 	ADD(test_crossing_implies_country_and_word_boundaries);
 	ADD(test_bad_bodies_are_refused_with_reason);
 	ADD(test_taxonomy_typo_and_duplicate_id_are_errors_with_position);
+	ADD(test_taxonomy_composed_terms);
 	ADD(test_ruleset_id_changes_with_rules);
 	ADD(test_features_name_the_term_and_its_whole_sentence);
 	/* yalu replay's diff and --from: no taxonomy needed. */
