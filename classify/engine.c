@@ -1394,6 +1394,7 @@ static const char *const w_hedge[] = { "rumoured", "rumored", "reportedly",
 /* "added two used trawlers to its fleet", "the freighter joined the fleet" */
 static const char *const w_added[] = { "added", "adding", "adds", "add",
 	"joined", "joining", "joins", "join", NULL };
+static const char *const w_fleet[] = { "fleet", "fleets", NULL };
 static const char *const passive_stop[] = { "that", "which", "who",
 	"whose", "carrying", "carried", "carries", "loaded", "laden", "and",
 	"or", "but", "while", NULL };
@@ -1402,8 +1403,10 @@ static const char *const passive_stop[] = { "that", "which", "who",
  * Is needs_sale match m bought or sold: a sale word at most five words
  * before it with no preposition or conjunction between ("has sold two
  * small cargo vessels to a buyer"), sold / sale at most two words after
- * it ("the vessels were sold"), or a passive "was sold" later in its
- * sentence (see passive_stop)? Else it is transport, a mode only.
+ * it ("the vessels were sold"), a passive "was sold" or "were bought"
+ * later in its sentence, perhaps hedged ("was reportedly sold"; see
+ * passive_stop), or added to a fleet ("added two trawlers to its fleet")?
+ * Else it is transport, a mode only.
  */
 static int
 sold_nearby(const struct yl_cls *c, const struct match *m)
@@ -1441,11 +1444,9 @@ sold_nearby(const struct yl_cls *c, const struct match *m)
 			;
 		if (e == b)
 			return 0;
-		if ((e - b == 5 && memcmp(s + b, "fleet", 5) == 0) ||
-		    (e - b == 6 && memcmp(s + b, "fleets", 6) == 0)) {
-			if (added)
-				return 1;
-		} else if (in_words(w_added, s, b, e - b) && k < 3)
+		if (added && in_words(w_fleet, s, b, e - b))
+			return 1;
+		if (k < 3 && in_words(w_added, s, b, e - b))
 			added = 1;
 		if (in_words(passive_stop, s, b, e - b))
 			return 0;
@@ -1573,14 +1574,12 @@ buyer_home(const struct yl_cls *c, size_t q)
 {
 	const struct match *cu = &c->m[q];
 	const char *s = c->norm.s;
-	size_t k, j, ws = 0, n;
-
-	size_t e = cu->ne, b = e;
+	size_t k, j, ws = 0, n, b = cu->ne;
 	int noun;
 
-	while (b > cu->ns && s[b - 1] != ' ')
+	while (b > cu->ns && s[b - 1] != ' ')	/* the cue's last word */
 		b--;
-	noun = in_words(w_buyer, s, b, e - b);
+	noun = in_words(w_buyer, s, b, cu->ne - b);
 	if (!noun && (cu->ne < 3 || (memcmp(s + cu->ne - 3, " to", 3) != 0 &&
 	    memcmp(s + cu->ne - 3, " in", 3) != 0)))
 		return -1;
