@@ -187,94 +187,68 @@ END_TEST
 
 /* -------------------------------------------------- dateline, byline */
 
+/* The dateline read from body on day y-m-d (UTC), or NULL. */
+static const char *
+dateline(const char *body, int y, int m, int d)
+{
+	static char iso[64];
+	struct tm now = utc(y, m, d);
+
+	return ing_find_dateline(body, strlen(body), &now, iso,
+	    sizeof(iso)) == 0 ? iso : NULL;
+}
+
 START_TEST(test_dateline_place_and_short_date)
 {
-	struct tm now = utc(2026, 11, 20);
-	char iso[64];
-	const char *body = "SEOUL, Nov. 3 \xe2\x80\x94 North Korean traders "
-	    "in Hyesan said ...\n";
-
-	ck_assert_int_eq(ing_find_dateline(body, strlen(body), &now, iso,
-	    sizeof(iso)), 0);
-	ck_assert_str_eq(iso, "2026-11-03");
+	ck_assert_pstr_eq(dateline("SEOUL, Nov. 3 \xe2\x80\x94 North Korean "
+	    "traders in Hyesan said ...\n", 2026, 11, 20), "2026-11-03");
 }
 END_TEST
 
 START_TEST(test_dateline_without_year_from_last_year)
 {
-	struct tm now = utc(2027, 1, 5);
-	char iso[64];
-	const char *body = "SEOUL, Dec. 30 -- Smugglers said ...\n";
-
-	ck_assert_int_eq(ing_find_dateline(body, strlen(body), &now, iso,
-	    sizeof(iso)), 0);
-	ck_assert_str_eq(iso, "2026-12-30");
+	ck_assert_pstr_eq(dateline("SEOUL, Dec. 30 -- Smugglers said ...\n",
+	    2027, 1, 5), "2026-12-30");
 }
 END_TEST
 
 START_TEST(test_dateline_place_country_and_year)
 {
-	struct tm now = utc(2026, 11, 20);
-	char iso[64];
-	const char *body = "Market notes\n\nDANDONG, China, November 3, 2026 "
-	    "\xe2\x80\x93 Trucks crossed ...\n";
-
-	ck_assert_int_eq(ing_find_dateline(body, strlen(body), &now, iso,
-	    sizeof(iso)), 0);
-	ck_assert_str_eq(iso, "2026-11-03");
+	ck_assert_pstr_eq(dateline("Market notes\n\nDANDONG, China, November "
+	    "3, 2026 \xe2\x80\x93 Trucks crossed ...\n", 2026, 11, 20),
+	    "2026-11-03");
 }
 END_TEST
 
 START_TEST(test_dateline_feed_timestamp_with_time)
 {
-	struct tm now = utc(2026, 1, 20);
-	char iso[64];
-	const char *body = "Fuel prices fell in Pyongyang.\n\nvia Daily NK\n"
-	    "January 17, 2026 at 07:21PM\n";
-
-	ck_assert_int_eq(ing_find_dateline(body, strlen(body), &now, iso,
-	    sizeof(iso)), 0);
-	ck_assert_str_eq(iso, "2026-01-17T19:21:00");
+	ck_assert_pstr_eq(dateline("Fuel prices fell in Pyongyang.\n\nvia "
+	    "Daily NK\nJanuary 17, 2026 at 07:21PM\n", 2026, 1, 20),
+	    "2026-01-17T19:21:00");
 }
 END_TEST
 
 START_TEST(test_dateline_iso_and_published_lines)
 {
-	struct tm now = utc(2026, 1, 20);
-	char iso[64];
-	const char *a = "Published: 2026-11-03\nText.\n";
-	const char *b = "Tuesday, 3 November 2026 14:05 KST\nText.\n";
-
-	ck_assert_int_eq(ing_find_dateline(a, strlen(a), &now, iso,
-	    sizeof(iso)), 0);
-	ck_assert_str_eq(iso, "2026-11-03");
-	ck_assert_int_eq(ing_find_dateline(b, strlen(b), &now, iso,
-	    sizeof(iso)), 0);
-	ck_assert_str_eq(iso, "2026-11-03T14:05:00");
+	ck_assert_pstr_eq(dateline("Published: 2026-11-03\nText.\n", 2026, 1,
+	    20), "2026-11-03");
+	ck_assert_pstr_eq(dateline("Tuesday, 3 November 2026 14:05 KST\n"
+	    "Text.\n", 2026, 1, 20), "2026-11-03T14:05:00");
 }
 END_TEST
 
 START_TEST(test_dateline_date_in_prose_is_not_a_dateline)
 {
-	struct tm now = utc(2026, 11, 20);
-	char iso[64];
-	const char *body = "On November 3, 2026 the customs office closed.\n"
-	    "By then, prices had doubled.\nMay 5 was quiet.\n";
-
-	ck_assert_int_eq(ing_find_dateline(body, strlen(body), &now, iso,
-	    sizeof(iso)), -1);
+	ck_assert_ptr_null(dateline("On November 3, 2026 the customs office "
+	    "closed.\nBy then, prices had doubled.\nMay 5 was quiet.\n", 2026,
+	    11, 20));
 }
 END_TEST
 
 START_TEST(test_dateline_impossible_date_kept_as_written)
 {
-	struct tm now = utc(2026, 11, 20);
-	char iso[64];
-	const char *body = "SEOUL, Nov. 31 -- ...\n";
-
-	ck_assert_int_eq(ing_find_dateline(body, strlen(body), &now, iso,
-	    sizeof(iso)), 0);
-	ck_assert_str_eq(iso, "Nov. 31");
+	ck_assert_pstr_eq(dateline("SEOUL, Nov. 31 -- ...\n", 2026, 11, 20),
+	    "Nov. 31");
 }
 END_TEST
 
