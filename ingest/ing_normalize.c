@@ -297,6 +297,26 @@ parse_time(const char *p, const char *e, struct date *d)
 }
 
 /*
+ * The year that may follow a day and month at p: "[,] YYYY". Returns the
+ * end of what was read, p itself when no year follows.
+ */
+static const char *
+year_after(const char *p, const char *e, struct date *d)
+{
+	const char *q = p;
+	int year;
+
+	if (q < e && *q == ',')
+		q++;
+	q = skip_spaces(q, e);
+	if ((q = parse_num(q, e, 4, &year)) == NULL || year < 1000)
+		return p;
+	d->year = year;
+	d->has_year = 1;
+	return q;
+}
+
+/*
  * A date at p: "Nov. 3", "November 3, 2026", "3 November 2026",
  * "2026-11-03", optionally after a weekday and before a time. Returns the
  * end of what was read, or NULL. The calendar is not checked here.
@@ -330,15 +350,7 @@ parse_date(const char *p, const char *e, struct date *d)
 			return NULL;
 		if (e - q >= 2 && word_len(q, e) == 2)
 			q += 2;		/* 3rd, 21st */
-		p = q;
-		if (q < e && *q == ',')
-			q++;
-		q = skip_spaces(q, e);
-		if ((q = parse_num(q, e, 4, &d->year)) != NULL &&
-		    d->year >= 1000) {
-			d->has_year = 1;
-			p = q;
-		}
+		p = year_after(q, e, d);
 	} else if (isdigit((unsigned char)*p) &&
 	    (q = parse_num(p, e, 4, &d->year)) != NULL && d->year >= 1000 &&
 	    q < e && (*q == '-' || *q == '.' || *q == '/')) {
@@ -356,15 +368,7 @@ parse_date(const char *p, const char *e, struct date *d)
 		q = skip_spaces(q, e);
 		if ((q = parse_month(q, e, &d->mon)) == NULL)
 			return NULL;
-		p = q;
-		if (q < e && *q == ',')
-			q++;
-		q = skip_spaces(q, e);
-		if ((q = parse_num(q, e, 4, &d->year)) != NULL &&
-		    d->year >= 1000) {
-			d->has_year = 1;
-			p = q;
-		}
+		p = year_after(q, e, d);
 	} else
 		return NULL;
 	return parse_time(p, e, d);
