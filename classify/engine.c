@@ -30,6 +30,24 @@ struct match {
 	int		weak;		/* that direction alone is no trade */
 };
 
+/*
+ * How a commodity mention got its direction: --explain's direction_from
+ * and the learned stage's "how=" feature (how_names). pending: a
+ * direction may come later; general: from sanctions described in
+ * general.
+ */
+enum how {
+	HOW_NONE, HOW_TERM, HOW_CUE, HOW_PLACE, HOW_ORIGIN, HOW_UNSURE,
+	HOW_EARLIER, HOW_CARRIED, HOW_DEFAULT, HOW_PENDING, HOW_GENERAL,
+	HOW_SANCTION, HOW_CATEGORY, HOW_MODEL
+};
+
+static const char *const how_names[] = {
+	"none", "term", "cue", "place", "origin", "unsure", "earlier",
+	"carried", "default", "pending", "general", "sanction", "category",
+	"model"
+};
+
 /* A tag occurrence: one piece of evidence for (facet, id, direction). */
 struct hit {
 	int		 facet, id, rank, dir;	/* dir -1: none */
@@ -53,8 +71,7 @@ struct mention {
 	int		 m;		/* match index */
 	int		 cat;
 	enum cls_dir	 dir;
-	const char	*how;		/* term, cue, place, origin, unsure,
-					   earlier, carried, default, none */
+	enum how	 how;
 	int		 cue;		/* match index of the deciding cue, -1 */
 	int		 primary;	/* the term's own category, not also */
 	int		 pat;		/* the pattern of its category */
@@ -64,7 +81,7 @@ struct mention {
 struct kept {
 	int		 men;		/* index into men */
 	enum cls_dir	 dir;
-	const char	*how;
+	enum how	 how;
 	int		 cue;
 	int		 gone;		/* dropped by the model */
 };
@@ -1811,7 +1828,7 @@ add_drop(struct yl_cls *c, int m, int cue, const char *why)
 }
 
 static int
-keep(struct yl_cls *c, int men, int dir, const char *how, int cue)
+keep(struct yl_cls *c, int men, int dir, enum how how, int cue)
 {
 	struct kept *k;
 
@@ -1973,7 +1990,8 @@ features(struct yl_cls *c, size_t len, int all)
 				if (mn->cat != x->cat)
 					continue;
 				m = &c->m[mn->m];
-				bad |= add_named(f, "how=", c->kept[i].how, 1);
+				bad |= add_named(f, "how=",
+				    how_names[c->kept[i].how], 1);
 			} else {
 				const struct drop *dr = &c->drops[i - c->nkept];
 				const struct cls_pat *p;
@@ -2015,23 +2033,20 @@ features(struct yl_cls *c, size_t len, int all)
 static unsigned
 strong_dirs(const struct yl_cls *c, int cat, size_t n0, int *unsure)
 {
-	static const char *const strong[] = {
-		"term", "place", "origin", "unsure", NULL
-	};
 	unsigned dirs = 0;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < n0; i++) {
 		const struct kept *k = &c->kept[i];
 
 		if (c->men[k->men].cat != cat)
 			continue;
-		if (strcmp(k->how, "unsure") == 0)
+		if (k->how == HOW_UNSURE)
 			*unsure = 1;
-		for (j = 0; strong[j] != NULL; j++)
-			if (strcmp(k->how, strong[j]) == 0)
-				dirs |= 1u << k->dir;
-		if (strcmp(k->how, "cue") == 0 && k->cue >= 0 &&
+		if (k->how == HOW_TERM || k->how == HOW_PLACE ||
+		    k->how == HOW_ORIGIN || k->how == HOW_UNSURE)
+			dirs |= 1u << k->dir;
+		if (k->how == HOW_CUE && k->cue >= 0 &&
 		    !c->m[k->cue].weak)
 			dirs |= 1u << k->dir;
 		/* a term's second category goes with it: a Mercedes-Benz */
@@ -2076,13 +2091,13 @@ revive(struct yl_cls *c, const struct cand *x, unsigned want)
 		mn->m = dr->m;
 		mn->cat = x->cat;
 		mn->dir = DIR_UNKNOWN;
-		mn->how = "model";
+		mn->how = HOW_MODEL;
 		mn->cue = -1;
 		mn->primary = 1;
 		mn->pat = c->m[dr->m].pat;
 		for (d = 0; d < 3; d++)
 			if ((want & 1u << d) &&
-			    keep(c, (int)c->nmen, d, "model", -1) == -1)
+			    keep(c, (int)c->nmen, d, HOW_MODEL, -1) == -1)
 				return -1;
 		c->nmen++;
 		dr->why = NULL;		/* taken back: not listed as dropped */
@@ -2171,7 +2186,7 @@ model_stage(struct yl_cls *c, size_t len, int all)
 				int men = c->kept[i].men;
 
 				if (c->men[men].cat == x->cat &&
-				    keep(c, men, d, "model", -1) == -1)
+				    keep(c, men, d, HOW_MODEL, -1) == -1)
 					return -1;
 			}
 		}
@@ -2671,7 +2686,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		const struct match *m = &c->m[i];
 		const struct cls_pat *p = &t->pats[m->pat];
 		enum cls_dir d = DIR_UNKNOWN;
-		const char *how = "none";
+		enum how how = HOW_NONE;
 		int cue = -1, best = 1 << 30, a, neg, pat, org, unsure;
 		size_t k;
 
@@ -2716,10 +2731,10 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				d = (enum cls_dir)q->dir;
 				how = t->pats[q->pat].kind == K_CUE_IMPORT ||
 				    t->pats[q->pat].kind == K_CUE_EXPORT ?
-				    "cue" : "place";
+				    HOW_CUE : HOW_PLACE;
 			}
 		}
-		if (cue >= 0 && how[0] == 'c' &&
+		if (cue >= 0 && how == HOW_CUE &&
 		    t->pats[c->m[cue].pat].target == CLS_CUE_BARTER)
 			d = barter_dir(c, m, &c->m[cue]);
 		/*
@@ -2729,7 +2744,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * cue or a place of the other direction later in the verb's
 		 * clause says where the goods went.
 		 */
-		if (cue >= 0 && how[0] == 'c' && !c->m[cue].weak &&
+		if (cue >= 0 && how == HOW_CUE && !c->m[cue].weak &&
 		    t->pats[c->m[cue].pat].target != CLS_CUE_BARTER) {
 			for (k = (size_t)cue + 1; k < c->nm &&
 			    c->m[k].clause == c->m[cue].clause; k++)
@@ -2752,7 +2767,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		}
 		if (p->fixed_dir != DIR_UNKNOWN) {
 			d = p->fixed_dir;
-			how = "term";
+			how = HOW_TERM;
 			cue = -1;
 			if (at_home(c, m)) {
 				if (add_drop(c, (int)i, -1, "working at home, "
@@ -2792,7 +2807,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 				continue;
 			}
 			d = DIR_IMPORT;
-			how = "origin";
+			how = HOW_ORIGIN;
 			cue = org;
 		}
 		/*
@@ -2802,7 +2817,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * of its own clause ("the coal was loaded at Rajin").
 		 */
 		if (transit && p->fixed_dir == DIR_UNKNOWN &&
-		    (strcmp(how, "origin") == 0 || ((cue < 0 ||
+		    (how == HOW_ORIGIN || ((cue < 0 ||
 		    c->m[cue].clause != m->clause || c->m[cue].weak) &&
 		    dropped_as(c, m->pat, transit_why)))) {
 			if (add_drop(c, (int)i, cue, transit_why) == -1)
@@ -2827,7 +2842,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		    m, K_CUE_UNSURE)) != (size_t)-1 || (d == DIR_UNKNOWN &&
 		    (k = (size_t)unsure_later(c, m)) != (size_t)-1))) {
 			d = DIR_UNKNOWN;
-			how = "unsure";
+			how = HOW_UNSURE;
 			cue = (int)k;
 			unsure = 1;
 		}
@@ -2845,7 +2860,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			    q->fixed_dir != DIR_UNKNOWN &&
 			    !at_home(c, &c->m[k])) {
 				d = q->fixed_dir;
-				how = "term";
+				how = HOW_TERM;
 				cue = (int)k;
 			}
 		}
@@ -2861,16 +2876,16 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			 * after "dried squid" */
 			if ((c->m[e->m].pat != m->pat && !ends_in(c->t,
 			    c->m[e->m].pat, m->pat)) || !e->primary ||
-			    strcmp(e->how, "pending") == 0)
+			    e->how == HOW_PENDING)
 				continue;
 			if (e->dir != DIR_UNKNOWN &&
-			    strcmp(e->how, "default") != 0) {
+			    e->how != HOW_DEFAULT) {
 				d = e->dir;
-				how = "earlier";
+				how = HOW_EARLIER;
 				cue = e->m;
-			} else if (strcmp(e->how, "unsure") == 0) {
+			} else if (e->how == HOW_UNSURE) {
 				/* "the starch" the report could not place */
-				how = "unsure";
+				how = HOW_UNSURE;
 				cue = e->cue;
 				unsure = 1;
 			}
@@ -2880,7 +2895,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		    m->sent - a >= 0; a++)
 			if (sdir[m->sent - a]) {
 				d = (enum cls_dir)sdir[m->sent - a];
-				how = "carried";
+				how = HOW_CARRIED;
 			}
 		/*
 		 * Goods the DPRK sells are not seen coming in: "bought from"
@@ -2904,7 +2919,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 */
 		if ((sflag[m->sent] & S_USE) && p->fixed_dir == DIR_UNKNOWN &&
 		    (k = (size_t)used_after(c, m)) != (size_t)-1 &&
-		    !(cue >= 0 && strcmp(how, "cue") == 0 && !c->m[cue].weak &&
+		    !(cue >= 0 && how == HOW_CUE && !c->m[cue].weak &&
 		    c->m[cue].clause == m->clause)) {
 			if (add_drop(c, (int)i, (int)k, "in use, not traded") ==
 			    -1)
@@ -2921,7 +2936,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		if (d == DIR_UNKNOWN && !(sflag[m->sent] & S_TRADE) &&
 		    !unsure && t->cats[p->target].default_dir == DIR_UNKNOWN &&
 		    t->cats[p->target].cite[DIR_ANY].n == 0)
-			how = "pending";
+			how = HOW_PENDING;
 		/*
 		 * Goods a sanction is described as covering ("the UN has banned
 		 * exports of coal, iron and seafood") are not seen traded; the
@@ -2929,7 +2944,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * again ("the coal" loaded at Nampo that night).
 		 */
 		if ((sflag[m->sent] & S_GEN) && sanction_before(c, m) >= 0)
-			how = "general";
+			how = HOW_GENERAL;
 		/*
 		 * Goods that a place or a weak cue of their own clause sends
 		 * somewhere ("fish goes to Russia on the ferry") are trade,
@@ -2937,7 +2952,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 */
 		if (d != DIR_UNKNOWN && cue >= 0 && c->m[cue].weak &&
 		    c->m[cue].clause == m->clause &&
-		    (strcmp(how, "cue") == 0 || strcmp(how, "place") == 0))
+		    (how == HOW_CUE || how == HOW_PLACE))
 			trade = 1;
 		for (a = -1; a < 4; a++) {
 			int cat = a < 0 ? p->target : p->also[a];
@@ -2956,20 +2971,19 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 			mn->cue = cue;
 			mn->primary = a < 0;
 			mn->pat = pat;
-			if (d == DIR_UNKNOWN && !unsure && strcmp(how,
-			    "general") != 0 &&
+			if (d == DIR_UNKNOWN && !unsure && how != HOW_GENERAL &&
 			    t->cats[cat].default_dir != DIR_UNKNOWN) {
 				mn->dir = t->cats[cat].default_dir;
-				mn->how = "default";
+				mn->how = HOW_DEFAULT;
 			}
 			/*
 			 * Bits: 1 a default direction, 2 import, 4 export; 8
 			 * and 16 the same from sanctions described in general.
 			 */
 			if (mn->dir != DIR_UNKNOWN)
-				c->catknown[cat] |= strcmp(mn->how, "general")
-				    == 0 ? 4 << mn->dir : strcmp(mn->how,
-				    "default") == 0 ? 1 : 1 << mn->dir;
+				c->catknown[cat] |= mn->how == HOW_GENERAL ?
+				    4 << mn->dir : mn->how == HOW_DEFAULT ? 1 :
+				    1 << mn->dir;
 		}
 	}
 
@@ -2980,14 +2994,14 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	 * that seafood.
 	 */
 	for (i = 0, j = 0; i < c->nmen && !j; i++)
-		j = strcmp(c->men[i].how, "pending") != 0 &&
-		    strcmp(c->men[i].how, "general") != 0;
+		j = c->men[i].how != HOW_PENDING &&
+		    c->men[i].how != HOW_GENERAL;
 	for (i = 0; !j && i < c->nmen; i++) {
 		struct mention *mn = &c->men[i];
 
-		if (strcmp(mn->how, "general") != 0)
+		if (mn->how != HOW_GENERAL)
 			continue;
-		mn->how = "sanction";
+		mn->how = HOW_SANCTION;
 		if (mn->dir != DIR_UNKNOWN)
 			c->catknown[mn->cat] |= 1 << mn->dir;
 	}
@@ -2998,7 +3012,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		const struct mention *mn = &c->men[i];
 		const struct cls_category *cat = &t->cats[mn->cat];
 		int dir = mn->dir, known = c->catknown[mn->cat] & 6;
-		const char *how = mn->how;
+		enum how how = mn->how;
 
 		/*
 		 * A mention without a direction, in a report that gives its
@@ -3006,16 +3020,16 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * more of the same goods: it cites by its own term ("lead"
 		 * beside iron ore going out cites the lead row).
 		 */
-		if (strcmp(how, "general") == 0) {
+		if (how == HOW_GENERAL) {
 			if (add_drop(c, mn->m, -1, "named in sanctions "
 			    "described in general") == -1)
 				goto oom;
 			continue;
 		}
-		if (dir == DIR_UNKNOWN && strcmp(how, "unsure") != 0 &&
+		if (dir == DIR_UNKNOWN && how != HOW_UNSURE &&
 		    (known == 2 || known == 4) && cat->cite[DIR_ANY].n == 0) {
 			dir = known == 2 ? DIR_IMPORT : DIR_EXPORT;
-			how = "category";
+			how = HOW_CATEGORY;
 		}
 		/*
 		 * Failing that, the direction a sanction gives the category:
@@ -3023,13 +3037,13 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * the UN bans the supply of machinery to the country.
 		 */
 		known = c->catknown[mn->cat] & 24;
-		if (dir == DIR_UNKNOWN && strcmp(how, "unsure") != 0 &&
+		if (dir == DIR_UNKNOWN && how != HOW_UNSURE &&
 		    !(c->catknown[mn->cat] & 7) && (known == 8 ||
 		    known == 16) && cat->cite[DIR_ANY].n == 0) {
 			dir = known == 8 ? DIR_IMPORT : DIR_EXPORT;
-			how = "category";
+			how = HOW_CATEGORY;
 		}
-		if (dir == DIR_UNKNOWN && strcmp(how, "pending") == 0) {
+		if (dir == DIR_UNKNOWN && how == HOW_PENDING) {
 			if (add_drop(c, mn->m, -1, why_notrade) == -1)
 				goto oom;
 			continue;
@@ -3043,7 +3057,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		 * in the tune half 4 of 60 such tags were right. The learned
 		 * stage may take them back.
 		 */
-		if (dir == DIR_UNKNOWN && strcmp(how, "none") == 0) {
+		if (dir == DIR_UNKNOWN && how == HOW_NONE) {
 			if (add_drop(c, mn->m, -1, why_nodir) == -1)
 				goto oom;
 			continue;
@@ -3067,7 +3081,7 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 		if (k->gone)
 			continue;
 		if (add_hit(c, F_COMMODITIES, mn->cat, dir, mn->m, k->cue,
-		    k->how) == -1)
+		    how_names[k->how]) == -1)
 			goto oom;
 		if (dir == DIR_UNKNOWN) {
 			/* Joint ventures cite in any direction. */
@@ -3105,8 +3119,8 @@ yl_cls_run_text(struct yl_cls *c, const char *body, size_t len, int flags,
 	for (i = 0, placed = 0; trade && i < c->nmen; i++) {
 		const struct cls_pat *p = &t->pats[c->m[c->men[i].m].pat];
 
-		if (strcmp(c->men[i].how, "pending") == 0 ||
-		    strcmp(c->men[i].how, "general") == 0)
+		if (c->men[i].how == HOW_PENDING ||
+		    c->men[i].how == HOW_GENERAL)
 			continue;
 		sflag[c->m[c->men[i].m].sent] |= S_GOODS;
 		if (p->fixed_dir != DIR_UNKNOWN ||
