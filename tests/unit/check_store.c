@@ -134,6 +134,34 @@ mk(const struct spec *sp)
 	return s;
 }
 
+/* The record a spec's message decodes to; the caller frees it. */
+static struct sto_rec *
+decoded(const struct spec *sp)
+{
+	struct sto_rec *r = NULL;
+	char err[512], *js = mk(sp);
+
+	ck_assert_msg(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)) == 0,
+	    "decode %s: %s", sp->id, err);
+	free(js);
+	return r;
+}
+
+/*
+ * Bypasses the decoder: a duplicate commodity breaks a UNIQUE constraint
+ * in the archive. The message's spelling of the tags goes too, or the
+ * put would store that instead of the broken tags.
+ */
+static void
+dup_first_commodity(struct sto_rec *r)
+{
+	json_t *comm = json_object_get(r->tags, "commodities");
+
+	json_array_append(comm, json_array_get(comm, 0));
+	free(r->tags_text);
+	r->tags_text = NULL;
+}
+
 static struct sto_db *
 open_rw(void)
 {
@@ -155,16 +183,12 @@ archive(struct sto_db *db, const struct spec *sp, size_t n)
 
 	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
 	for (i = 0; i < n; i++) {
-		struct sto_rec *r = NULL;
-		char *js = mk(&sp[i]);
+		struct sto_rec *r = decoded(&sp[i]);
 
-		if (sto_rec_decode(js, strlen(js), &r, err, sizeof(err)) == -1)
-			ck_abort_msg("decode %s: %s", sp[i].id, err);
 		r->partition = 0;
 		r->offset = (int64_t)i;
 		ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 		sto_rec_free(&r);
-		free(js);
 	}
 	ck_assert_int_eq(sto_db_commit(db, err, sizeof(err)), 0);
 	return oc;
@@ -259,16 +283,23 @@ static const struct spec corpus[] = {
 };
 #define NCORPUS	(sizeof(corpus) / sizeof(corpus[0]))
 
+/* A new archive of the whole corpus, and in f a filter that takes all. */
+static struct sto_db *
+open_corpus(struct sto_filter *f)
+{
+	struct sto_db *db = open_rw();
+
+	archive(db, corpus, NCORPUS);
+	filter_init(f);
+	return db;
+}
+
 /* ------------------------------------------------------------- decoding */
 
 START_TEST(test_decode_reads_a_tagged_report)
 {
-	struct spec sp = corpus[0];
-	struct sto_rec *r = NULL;
-	char err[256], *js = mk(&sp);
+	struct sto_rec *r = decoded(&corpus[0]);
 
-	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)),
-	    0);
 	ck_assert_str_eq(r->rep->id, "r1");
 	ck_assert_str_eq(r->ruleset, "2026.11.0+aaaa");
 	ck_assert_str_eq(r->relevance, "high");
@@ -276,7 +307,6 @@ START_TEST(test_decode_reads_a_tagged_report)
 	ck_assert_ptr_nonnull(json_object_get(r->tags, "commodities"));
 	sto_rec_free(&r);
 	ck_assert_ptr_null(r);
-	free(js);
 }
 END_TEST
 
@@ -422,11 +452,9 @@ END_TEST
 
 START_TEST(test_batch_insert_archives_every_report)
 {
-	struct sto_db *db = open_rw();
 	struct sto_filter f;
+	struct sto_db *db = open_corpus(&f);
 
-	archive(db, corpus, NCORPUS);
-	filter_init(&f);
 	ck_assert_int_eq(count(db, &f), NCORPUS);
 	/* r1 4 tags, r2 2, r3 5; one piece of evidence each. */
 	ck_assert_int_eq(rows("SELECT count(*) FROM tags"), 11);
@@ -525,31 +553,19 @@ END_TEST
 START_TEST(test_bad_record_is_rejected_alone)
 {
 	struct sto_db *db = open_rw();
-	struct sto_rec *r = NULL;
+	struct sto_rec *r = decoded(&corpus[0]);
 	enum sto_outcome oc;
-	struct spec sp = corpus[0];
-	char err[512], *js = mk(&sp);
-	json_t *comm;
+	char err[512];
 
-	/* Bypass the decoder: a duplicate tag breaks a UNIQUE constraint. */
-	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)),
-	    0);
-	comm = json_object_get(r->tags, "commodities");
-	json_array_append(comm, json_array_get(comm, 0));
-	free(r->tags_text);
-	r->tags_text = NULL;
+	dup_first_commodity(r);
 	ck_assert_int_eq(sto_db_begin(db, STO_TX_ISOLATE, err, sizeof(err)),
 	    0);
 	ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 	ck_assert_int_eq(oc, STO_REJECTED);
 	ck_assert_ptr_nonnull(strstr(err, "UNIQUE"));
 	sto_rec_free(&r);
-	free(js);
 	/* The rest of the batch goes on. */
-	sp = corpus[1];
-	js = mk(&sp);
-	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)),
-	    0);
+	r = decoded(&corpus[1]);
 	ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 	ck_assert_int_eq(oc, STO_INSERTED);
 	ck_assert_int_eq(sto_db_commit(db, err, sizeof(err)), 0);
@@ -558,7 +574,6 @@ START_TEST(test_bad_record_is_rejected_alone)
 	    0);
 	ck_assert_int_eq(rows("SELECT count(*) FROM tags"), 2);
 	sto_rec_free(&r);
-	free(js);
 	sto_db_free(&db);
 }
 END_TEST
@@ -571,22 +586,12 @@ END_TEST
 START_TEST(test_unisolated_failure_fails_the_transaction)
 {
 	struct sto_db *db = open_rw();
-	struct sto_rec *good = NULL, *bad = NULL;
+	struct sto_rec *good = decoded(&corpus[1]);
+	struct sto_rec *bad = decoded(&corpus[0]);
 	enum sto_outcome oc;
-	struct spec sp = corpus[1];
-	char err[512], *js = mk(&sp), *js2;
-	json_t *comm;
+	char err[512];
 
-	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &good, err,
-	    sizeof(err)), 0);
-	sp = corpus[0];
-	js2 = mk(&sp);
-	ck_assert_int_eq(sto_rec_decode(js2, strlen(js2), &bad, err,
-	    sizeof(err)), 0);
-	comm = json_object_get(bad->tags, "commodities");
-	json_array_append(comm, json_array_get(comm, 0));
-	free(bad->tags_text);
-	bad->tags_text = NULL;
+	dup_first_commodity(bad);
 	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(sto_db_put(db, good, &oc, err, sizeof(err)), 0);
 	ck_assert_int_eq(oc, STO_INSERTED);
@@ -608,8 +613,6 @@ START_TEST(test_unisolated_failure_fails_the_transaction)
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports"), 1);
 	sto_rec_free(&good);
 	sto_rec_free(&bad);
-	free(js);
-	free(js2);
 	sto_db_free(&db);
 }
 END_TEST
@@ -618,13 +621,10 @@ END_TEST
 START_TEST(test_rollback_leaves_nothing)
 {
 	struct sto_db *db = open_rw();
-	struct sto_rec *r = NULL;
+	struct sto_rec *r = decoded(&corpus[0]);
 	enum sto_outcome oc;
-	struct spec sp = corpus[0];
-	char err[512], *js = mk(&sp);
+	char err[512];
 
-	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)),
-	    0);
 	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 	sto_db_rollback(db);
@@ -632,7 +632,6 @@ START_TEST(test_rollback_leaves_nothing)
 	ck_assert_int_eq(rows("SELECT count(*) FROM reports_fts WHERE "
 	    "reports_fts MATCH 'pollack'"), 0);
 	sto_rec_free(&r);
-	free(js);
 	sto_db_free(&db);
 }
 END_TEST
@@ -640,17 +639,15 @@ END_TEST
 START_TEST(test_reader_sees_only_committed_batches)
 {
 	struct sto_db *db = open_rw(), *ro;
-	struct sto_rec *r = NULL;
+	struct sto_rec *r;
 	struct sto_filter f;
 	enum sto_outcome oc;
-	struct spec sp = corpus[0];
-	char err[512], *js = mk(&sp);
+	char err[512];
 
 	archive(db, corpus + 1, 1);
 	ro = sto_db_open(dbpath, STO_DB_RDONLY, err, sizeof(err));
 	ck_assert_msg(ro != NULL, "%s", err);
-	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &r, err, sizeof(err)),
-	    0);
+	r = decoded(&corpus[0]);
 	ck_assert_int_eq(sto_db_begin(db, 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(sto_db_put(db, r, &oc, err, sizeof(err)), 0);
 	filter_init(&f);
@@ -659,7 +656,6 @@ START_TEST(test_reader_sees_only_committed_batches)
 	ck_assert_int_eq(sto_db_commit(db, err, sizeof(err)), 0);
 	ck_assert_int_eq(count(ro, &f), 2);
 	sto_rec_free(&r);
-	free(js);
 	sto_db_free(&ro);
 	sto_db_free(&db);
 }
@@ -713,11 +709,9 @@ END_TEST
 
 START_TEST(test_query_tag_filters)
 {
-	struct sto_db *db = open_rw();
 	struct sto_filter f;
+	struct sto_db *db = open_corpus(&f);
 
-	archive(db, corpus, NCORPUS);
-	filter_init(&f);
 	f.commodity = "seafood";
 	ck_assert_str_eq(ids(db, &f), "r1");
 	f.direction = "import";		/* seafood is exported only */
@@ -751,11 +745,9 @@ END_TEST
 
 START_TEST(test_query_relevance_is_at_least)
 {
-	struct sto_db *db = open_rw();
 	struct sto_filter f;
+	struct sto_db *db = open_corpus(&f);
 
-	archive(db, corpus, NCORPUS);
-	filter_init(&f);
 	f.min_relevance = sto_relevance_rank("high");
 	ck_assert_str_eq(ids(db, &f), "r2,r1");
 	f.min_relevance = sto_relevance_rank("medium");
@@ -771,11 +763,9 @@ END_TEST
 
 START_TEST(test_query_dates_use_published_then_received)
 {
-	struct sto_db *db = open_rw();
 	struct sto_filter f;
+	struct sto_db *db = open_corpus(&f);
 
-	archive(db, corpus, NCORPUS);
-	filter_init(&f);
 	/* Newest first: r4 Dec 2, r2 Nov 11 04:30 UTC, r3 received Nov 5. */
 	ck_assert_str_eq(ids(db, &f), "r4,r2,r3,r1,r5");
 	sto_iso_norm("2026-11-05", f.since, sizeof(f.since));
@@ -798,11 +788,9 @@ END_TEST
 
 START_TEST(test_query_text_search)
 {
-	struct sto_db *db = open_rw();
 	struct sto_filter f;
+	struct sto_db *db = open_corpus(&f);
 
-	archive(db, corpus, NCORPUS);
-	filter_init(&f);
 	f.text = "pollack";			/* title or body */
 	ck_assert_str_eq(ids(db, &f), "r2,r1");
 	f.text = "  POLLACK   dandong ";	/* every word, any case */
@@ -855,14 +843,12 @@ START_TEST(test_query_returns_tags_as_archived)
 {
 	struct sto_db *db = open_rw();
 	struct sto_filter f;
-	struct sto_rec *in = NULL;
-	struct spec sp = corpus[0];
-	char err[256], *js = mk(&sp);
+	struct sto_rec *in;
+	char err[256];
 	struct grabbed got = { NULL, NULL };
 
-	archive(db, &sp, 1);
-	ck_assert_int_eq(sto_rec_decode(js, strlen(js), &in, err, sizeof(err)),
-	    0);
+	archive(db, corpus, 1);
+	in = decoded(&corpus[0]);
 	filter_init(&f);
 	ck_assert_int_eq(sto_db_query(db, &f, grab, &got, err, sizeof(err)),
 	    0);
@@ -871,7 +857,6 @@ START_TEST(test_query_returns_tags_as_archived)
 	json_decref(got.tags);
 	json_decref(got.meta);
 	sto_rec_free(&in);
-	free(js);
 	sto_db_free(&db);
 }
 END_TEST
@@ -977,26 +962,35 @@ out_row(const struct sto_rec *r, void *arg)
 	return sto_out_row(arg, r) == -1;
 }
 
+/* What the query f prints in format fmt, NUL-terminated; caller frees. */
+static char *
+render(struct sto_db *db, const struct sto_filter *f, enum sto_format fmt)
+{
+	struct sto_out *o;
+	char *buf = NULL, err[256];
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	o = sto_out_new(fmt, fp);
+	ck_assert_int_eq(sto_db_query(db, f, out_row, o, err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(sto_out_end(&o), 0);
+	fclose(fp);
+	return buf;
+}
+
 START_TEST(test_output_formats)
 {
 	struct sto_db *db = open_rw();
 	struct sto_filter f;
-	struct sto_out *o;
-	char *buf = NULL, err[256];
-	size_t len = 0;
-	FILE *fp;
+	char *buf;
 	struct spec sp = corpus[0];
 
 	sp.title = "Pollack, \"salted\", via Dandong";
 	archive(db, &sp, 1);
 	filter_init(&f);
 
-	fp = open_memstream(&buf, &len);
-	o = sto_out_new(STO_FMT_CSV, fp);
-	ck_assert_int_eq(sto_db_query(db, &f, out_row, o, err, sizeof(err)),
-	    0);
-	ck_assert_int_eq(sto_out_end(&o), 0);
-	fclose(fp);
+	buf = render(db, &f, STO_FMT_CSV);
 	ck_assert_msg(strncmp(buf, "id,published_at,received_at,", 28) == 0,
 	    "%s", buf);
 	ck_assert_ptr_nonnull(strstr(buf, "\r\nr1,2026-11-01,"));
@@ -1006,26 +1000,14 @@ START_TEST(test_output_formats)
 	    ",\"Pollack, \"\"salted\"\", via Dandong\"\r\n"));
 	free(buf);
 
-	buf = NULL;
-	fp = open_memstream(&buf, &len);
-	o = sto_out_new(STO_FMT_TABLE, fp);
-	ck_assert_int_eq(sto_db_query(db, &f, out_row, o, err, sizeof(err)),
-	    0);
-	ck_assert_int_eq(sto_out_end(&o), 0);
-	fclose(fp);
+	buf = render(db, &f, STO_FMT_TABLE);
 	ck_assert_msg(strncmp(buf, "ID  PUBLISHED   RELEVANCE  COMMODITIES",
 	    38) == 0, "%s", buf);
 	ck_assert_ptr_nonnull(strstr(buf, "\nr1  2026-11-01  high       "
 	    "seafood/export  dandong-sinuiju  UNSCR-2371-OP9  Pollack"));
 	free(buf);
 
-	buf = NULL;
-	fp = open_memstream(&buf, &len);
-	o = sto_out_new(STO_FMT_JSONL, fp);
-	ck_assert_int_eq(sto_db_query(db, &f, out_row, o, err, sizeof(err)),
-	    0);
-	ck_assert_int_eq(sto_out_end(&o), 0);
-	fclose(fp);
+	buf = render(db, &f, STO_FMT_JSONL);
 	{
 		json_t *j = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
 
