@@ -716,6 +716,46 @@ rm_spool(const char *dir)
 	rmdir(dir);
 }
 
+static const struct ing_spool_ops spool_ops = { fake_submit, fake_refused };
+
+/* A spool in a new temporary directory, read with the default patterns. */
+struct spool_fx {
+	char		 dir[64];
+	struct ing_norm	*nm;
+	struct ing_spool *sp;
+};
+
+static void
+spool_fx_open(struct spool_fx *fx)
+{
+	char err[256];
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/check_ingest_spool.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(fx->dir));
+	fx->nm = default_norm();
+	fx->sp = ing_spool_new(fx->dir, err, sizeof(err));
+	ck_assert_msg(fx->sp != NULL, "%s", err);
+}
+
+/* One scan of the fixture's spool through the fake Kafka f. */
+static size_t
+spool_fx_scan(struct spool_fx *fx, size_t max_bytes, size_t max_files,
+    struct fake *f)
+{
+	return ing_spool_scan(fx->sp, fx->nm, max_bytes, max_files,
+	    &spool_ops, f);
+}
+
+/* Frees what spool_fx_open made and removes the directory. */
+static void
+spool_fx_close(struct spool_fx *fx)
+{
+	ing_spool_free(&fx->sp);
+	ck_assert_ptr_null(fx->sp);
+	ing_norm_free(&fx->nm);
+	rm_spool(fx->dir);
+}
+
 static int
 exists(const char *dir, const char *sub, const char *name)
 {
@@ -743,123 +783,98 @@ slurp_small(const char *dir, const char *sub, const char *name)
 
 START_TEST(test_spool_moves_only_after_delivery)
 {
-	static const struct ing_spool_ops ops = { fake_submit, fake_refused };
-	char dir[] = "/tmp/check_ingest_spool.XXXXXX", err[256];
-	struct ing_norm *nm = default_norm();
-	struct ing_spool *sp;
+	struct spool_fx fx;
 	struct fake f = { 0 };
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	sp = ing_spool_new(dir, err, sizeof(err));
-	ck_assert_msg(sp != NULL, "%s", err);
-	put(dir, "a.txt", "Coal left Nampo for Longkou.\n");
-	put(dir, ".b.txt", "still being written");
-	put(dir, "c.json", "{\"body\": \"x\", \"colour\": 1}");
-	put(dir, "d.doc", "what is this");
-	put(dir, "e.txt", "");
+	spool_fx_open(&fx);
+	put(fx.dir, "a.txt", "Coal left Nampo for Longkou.\n");
+	put(fx.dir, ".b.txt", "still being written");
+	put(fx.dir, "c.json", "{\"body\": \"x\", \"colour\": 1}");
+	put(fx.dir, "d.doc", "what is this");
+	put(fx.dir, "e.txt", "");
 
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 1000, 10, &ops, &f), 1);
+	ck_assert_uint_eq(spool_fx_scan(&fx, 1000, 10, &f), 1);
 	ck_assert_int_eq(f.submitted, 1);
 	ck_assert_int_eq(f.refused, 3);
-	ck_assert_uint_eq(ing_spool_inflight(sp), 1);
+	ck_assert_uint_eq(ing_spool_inflight(fx.sp), 1);
 	/* In flight: stays in incoming/ and is not sent twice. */
-	ck_assert(exists(dir, "incoming", "a.txt"));
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 1000, 10, &ops, &f), 0);
+	ck_assert(exists(fx.dir, "incoming", "a.txt"));
+	ck_assert_uint_eq(spool_fx_scan(&fx, 1000, 10, &f), 0);
 	ck_assert_int_eq(f.submitted, 1);
-	ing_spool_delivered(sp, "a.txt", 1, 0, NULL);
-	ck_assert(!exists(dir, "incoming", "a.txt"));
-	ck_assert(exists(dir, "done", "a.txt"));
-	ck_assert_uint_eq(ing_spool_inflight(sp), 0);
+	ing_spool_delivered(fx.sp, "a.txt", 1, 0, NULL);
+	ck_assert(!exists(fx.dir, "incoming", "a.txt"));
+	ck_assert(exists(fx.dir, "done", "a.txt"));
+	ck_assert_uint_eq(ing_spool_inflight(fx.sp), 0);
 	/* The dot-file is left for its writer to rename. */
-	ck_assert(exists(dir, "incoming", ".b.txt"));
-	ck_assert(exists(dir, "rejected", "c.json"));
-	ck_assert_str_eq(slurp_small(dir, "rejected", "c.json.reason"),
+	ck_assert(exists(fx.dir, "incoming", ".b.txt"));
+	ck_assert(exists(fx.dir, "rejected", "c.json"));
+	ck_assert_str_eq(slurp_small(fx.dir, "rejected", "c.json.reason"),
 	    "unknown field 'colour'\n");
-	ck_assert(exists(dir, "rejected", "d.doc"));
-	ck_assert_str_eq(slurp_small(dir, "rejected", "e.txt.reason"),
+	ck_assert(exists(fx.dir, "rejected", "d.doc"));
+	ck_assert_str_eq(slurp_small(fx.dir, "rejected", "e.txt.reason"),
 	    "body: empty\n");
-	ing_spool_free(&sp);
-	ck_assert_ptr_null(sp);
-	ing_norm_free(&nm);
-	rm_spool(dir);
+	spool_fx_close(&fx);
 }
 END_TEST
 
 START_TEST(test_spool_delivery_failures)
 {
-	static const struct ing_spool_ops ops = { fake_submit, fake_refused };
-	char dir[] = "/tmp/check_ingest_spool.XXXXXX", err[256];
-	struct ing_norm *nm = default_norm();
-	struct ing_spool *sp;
+	struct spool_fx fx;
 	struct fake f = { 0 };
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	sp = ing_spool_new(dir, err, sizeof(err));
-	put(dir, "a.txt", "Report one.\n");
-	put(dir, "b.txt", "Report two.\n");
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 1000, 10, &ops, &f), 2);
+	spool_fx_open(&fx);
+	put(fx.dir, "a.txt", "Report one.\n");
+	put(fx.dir, "b.txt", "Report two.\n");
+	ck_assert_uint_eq(spool_fx_scan(&fx, 1000, 10, &f), 2);
 	/* Kafka refuses the message itself: rejected with the reason. */
-	ing_spool_delivered(sp, "a.txt", 0, 0, "delivery failed: Broker: "
+	ing_spool_delivered(fx.sp, "a.txt", 0, 0, "delivery failed: Broker: "
 	    "Message size too large");
-	ck_assert(exists(dir, "rejected", "a.txt"));
-	ck_assert_str_eq(slurp_small(dir, "rejected", "a.txt.reason"),
+	ck_assert(exists(fx.dir, "rejected", "a.txt"));
+	ck_assert_str_eq(slurp_small(fx.dir, "rejected", "a.txt.reason"),
 	    "delivery failed: Broker: Message size too large\n");
 	/* Kafka is away: kept for a later scan, which waits a while. */
-	ing_spool_delivered(sp, "b.txt", 0, 1, "delivery failed: Local: "
+	ing_spool_delivered(fx.sp, "b.txt", 0, 1, "delivery failed: Local: "
 	    "Message timed out");
-	ck_assert(exists(dir, "incoming", "b.txt"));
-	ck_assert_uint_eq(ing_spool_inflight(sp), 0);
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 1000, 10, &ops, &f), 0);
-	ing_spool_free(&sp);
-	ing_norm_free(&nm);
-	rm_spool(dir);
+	ck_assert(exists(fx.dir, "incoming", "b.txt"));
+	ck_assert_uint_eq(ing_spool_inflight(fx.sp), 0);
+	ck_assert_uint_eq(spool_fx_scan(&fx, 1000, 10, &f), 0);
+	spool_fx_close(&fx);
 }
 END_TEST
 
 START_TEST(test_spool_size_limit)
 {
-	static const struct ing_spool_ops ops = { fake_submit, fake_refused };
-	char dir[] = "/tmp/check_ingest_spool.XXXXXX", err[256];
-	struct ing_norm *nm = default_norm();
-	struct ing_spool *sp;
+	struct spool_fx fx;
 	struct fake f = { 0 };
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	sp = ing_spool_new(dir, err, sizeof(err));
-	put(dir, "big.txt", "0123456789abcdef");
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 10, 10, &ops, &f), 0);
+	spool_fx_open(&fx);
+	put(fx.dir, "big.txt", "0123456789abcdef");
+	ck_assert_uint_eq(spool_fx_scan(&fx, 10, 10, &f), 0);
 	ck_assert_int_eq(f.last_why, ING_R_SIZE);
-	ck_assert_str_eq(slurp_small(dir, "rejected", "big.txt.reason"),
+	ck_assert_str_eq(slurp_small(fx.dir, "rejected", "big.txt.reason"),
 	    "report is 16 bytes, over max_report_bytes 10\n");
-	ing_spool_free(&sp);
-	ing_norm_free(&nm);
-	rm_spool(dir);
+	spool_fx_close(&fx);
 }
+END_TEST
 
 START_TEST(test_spool_file_waits_while_kafka_queue_is_full)
 {
-	static const struct ing_spool_ops ops = { fake_submit, fake_refused };
-	char dir[] = "/tmp/check_ingest_spool.XXXXXX", err[256];
-	struct ing_norm *nm = default_norm();
-	struct ing_spool *sp;
+	struct spool_fx fx;
 	struct fake f = { 0 };
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	sp = ing_spool_new(dir, err, sizeof(err));
-	put(dir, "a.txt", "Report one.\n");
+	spool_fx_open(&fx);
+	put(fx.dir, "a.txt", "Report one.\n");
 	f.busy = 1;
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 1000, 10, &ops, &f), 0);
-	ck_assert_uint_eq(ing_spool_inflight(sp), 0);
-	ck_assert(exists(dir, "incoming", "a.txt"));
+	ck_assert_uint_eq(spool_fx_scan(&fx, 1000, 10, &f), 0);
+	ck_assert_uint_eq(ing_spool_inflight(fx.sp), 0);
+	ck_assert(exists(fx.dir, "incoming", "a.txt"));
 	f.busy = 0;
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 1000, 10, &ops, &f), 1);
+	ck_assert_uint_eq(spool_fx_scan(&fx, 1000, 10, &f), 1);
 	/* No room at all: nothing is read. */
-	put(dir, "b.txt", "Report two.\n");
-	ck_assert_uint_eq(ing_spool_scan(sp, nm, 1000, 0, &ops, &f), 0);
+	put(fx.dir, "b.txt", "Report two.\n");
+	ck_assert_uint_eq(spool_fx_scan(&fx, 1000, 0, &f), 0);
 	ck_assert_int_eq(f.submitted, 1);
-	ing_spool_free(&sp);
-	ing_norm_free(&nm);
-	rm_spool(dir);
+	spool_fx_close(&fx);
 }
 END_TEST
 
